@@ -1,0 +1,51 @@
+"""The ``dataengine`` command: one sub-command per module listed in ``COMMANDS``.
+
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (called with the parsed arguments, returning an exit code). Keeping the list here
+means ``dataengine --help`` is the index of everything the engine can do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = [
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="dataengine",
+        description="Build interleaved image-text corpora: crawl or read archives, extract, filter, "
+                    "deduplicate, caption, tokenize, and write WebDataset shards with Parquet manifests.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``dataengine``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line, without a traceback."""
+
+
+def fail(message: str) -> int:
+    """Print ``dataengine: error: MESSAGE`` to stderr and return the exit code 2."""
+    print(f"dataengine: error: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,1 @@
+"""Sources: where documents come from. A source lists partitions and reads one at a time."""

@@ -1,0 +1,91 @@
+"""The stage contract: parameters in ``__init__``, one method that does the work.
+
+A stage subclass overrides ``process(doc)`` (one document at a time) or, when batching
+pays (model stages), ``process_batch(docs)``. It calls ``self.reject(...)`` for whatever it
+removes; the base class collects those rows, counts documents in and out, turns an
+exception on one document into a ``rejected`` row instead of a dead job, and refuses to
+let a document vanish without a reason.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from schemas import Document, Rejection
+
+
+@dataclass
+class Batch:
+    """The documents of one partition as they move through the stages, with what was removed."""
+
+    partition: str
+    docs: list[Document] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # stage -> {"in", "out", reason: n}
+
+
+class Stage:
+    """Base class of every pipeline stage.
+
+    Subclasses set ``name`` (the key used in pipeline YAML) and ``version`` (recorded in
+    each document's provenance), take their parameters as keyword arguments of
+    ``__init__``, and override ``process`` or ``process_batch``.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+
+    def __init__(self) -> None:
+        self._rejected: list[Rejection] = []
+
+    def process(self, doc: Document) -> Document | None:
+        """Return the (possibly changed) document, or ``None`` after calling ``reject``."""
+        raise NotImplementedError(f"{type(self).__name__} must override process or process_batch")
+
+    def process_batch(self, docs: list[Document]) -> list[Document]:
+        """Process a list of documents; the default calls ``process`` on each."""
+        out = []
+        for doc in docs:
+            try:
+                result = self.process(doc)
+            except Exception as exc:  # one bad record must not kill the job
+                self.reject(doc, f"error:{type(exc).__name__}",
+                            detail=f"{exc}\n{traceback.format_exc(limit=3)}"[:2000])
+                continue
+            if result is not None:
+                out.append(result)
+        return out
+
+    def reject(self, doc: Document | None, reason: str, *, level: str = "document",
+               value: float | None = None, threshold: float | None = None,
+               image_index: int | None = None, detail: str | None = None,
+               url: str | None = None) -> None:
+        """Record a removal. ``level`` is ``document``, ``text`` or ``image``."""
+        self._rejected.append(Rejection(
+            id=doc.id if doc else None, url=url or (doc.url if doc else None), level=level,
+            stage=self.name, reason=reason, value=value, threshold=threshold,
+            image_index=image_index, detail=detail))
+
+    def __call__(self, batch: Batch) -> Batch:
+        """Run the stage on a batch, record its counts and rejections."""
+        self._rejected = []
+        docs_in = batch.docs
+        kept = self.process_batch(docs_in)
+        kept_ids = {id(d) for d in kept}
+        explained = {r.id for r in self._rejected if r.level == "document"}
+        for doc in docs_in:
+            if id(doc) not in kept_ids and doc.id not in explained:
+                self.reject(doc, "dropped_without_reason", detail=f"{type(self).__name__} returned no reason")
+        for doc in kept:
+            doc.touch(self.name, self.version)
+        for r in self._rejected:
+            r.partition = batch.partition
+        reasons = Counter(f"{r.level}:{r.reason}" for r in self._rejected)
+        batch.counts[self.name] = {"in": len(docs_in), "out": len(kept), **reasons}
+        batch.docs = kept
+        batch.rejected.extend(self._rejected)
+        self._rejected = []
+        return batch

@@ -1,0 +1,20 @@
+"""The data contract shared by the engine and the trainer.
+
+- ``document``: the interleaved document (``KEY.json``) and its parts.
+- ``rejection``: rows of the ``rejected`` table.
+- ``tables``: Arrow schemas of manifests, image tables and ``rejected``.
+- ``token_layout``: the versioned layout of token ids.
+- ``validate``: ``validate_document()`` against ``document.schema.json``.
+"""
+
+from schemas.document import (SCHEMA_VERSION, Document, ImageRecord, RawPage, Segment, SourceRef,
+                              canonical_url, document_id)
+from schemas.rejection import Rejection
+from schemas.token_layout import ImageCodes, TokenLayout
+from schemas.validate import DocumentError, document_problems, validate_document
+
+__all__ = [
+    "SCHEMA_VERSION", "Document", "ImageRecord", "RawPage", "Segment", "SourceRef", "canonical_url",
+    "document_id", "Rejection", "ImageCodes", "TokenLayout", "DocumentError", "document_problems",
+    "validate_document",
+]

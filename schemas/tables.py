@@ -1,0 +1,69 @@
+"""Arrow schemas of the tables beside the shards, as DuckDB sees them.
+
+- ``NAME.parquet``: the manifest of shard ``NAME.tar``, one row per document.
+- ``NAME.images.parquet``: one row per image slot of those documents.
+- ``rejected/PARTITION.parquet``: everything the stages removed (see ``Rejection``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCORES = pa.map_(pa.string(), pa.float64())
+
+DOCS = pa.schema([
+    ("id", pa.string()),
+    ("url", pa.string()),
+    ("shard", pa.string()),          # shard name, without extension
+    ("partition", pa.string()),
+    ("offset", pa.int64()),          # byte offset of the sample's first tar header
+    ("size", pa.int64()),            # bytes from that header to the end of the sample's last member
+    ("source_kind", pa.string()),
+    ("source_uri", pa.string()),
+    ("fetch_time", pa.string()),
+    ("language", pa.string()),
+    ("title", pa.string()),
+    ("n_segments", pa.int32()),
+    ("n_text", pa.int32()),
+    ("n_images", pa.int32()),         # image slots, failed ones included
+    ("n_images_ok", pa.int32()),
+    ("text_chars", pa.int64()),
+    ("image_bytes", pa.int64()),
+    ("n_tokens", pa.int64()),         # null until tokenized
+    ("n_text_tokens", pa.int64()),
+    ("n_image_tokens", pa.int64()),
+    ("scores", SCORES),
+])
+
+IMAGES = pa.schema([
+    ("doc_id", pa.string()),
+    ("shard", pa.string()),
+    ("index", pa.int32()),
+    ("url", pa.string()),
+    ("alt", pa.string()),
+    ("caption", pa.string()),
+    ("caption_model", pa.string()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("format", pa.string()),
+    ("sha256", pa.string()),
+    ("phash", pa.string()),
+    ("member", pa.string()),
+    ("bytes", pa.int64()),
+    ("status", pa.string()),
+    ("error", pa.string()),
+    ("scores", SCORES),
+])
+
+REJECTED = pa.schema([
+    ("id", pa.string()),
+    ("url", pa.string()),
+    ("level", pa.string()),
+    ("stage", pa.string()),
+    ("reason", pa.string()),
+    ("value", pa.float64()),
+    ("threshold", pa.float64()),
+    ("image_index", pa.int32()),
+    ("detail", pa.string()),
+    ("partition", pa.string()),
+])

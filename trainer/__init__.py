@@ -1,0 +1,1 @@
+"""The bundled trainer: reads dataengine shards (through ``schemas/`` only) and trains a unified model."""
