@@ -12,6 +12,7 @@ import importlib
 import sys
 
 COMMANDS = [
+    "dataengine.runner.commands",
 ]
 
 

@@ -9,6 +9,7 @@ let a document vanish without a reason.
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class Batch:
     docs: list[Document] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # stage -> {"in", "out", reason: n}
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time on this batch
 
 
 class Stage:
@@ -73,7 +75,9 @@ class Stage:
         """Run the stage on a batch, record its counts and rejections."""
         self._rejected = []
         docs_in = batch.docs
+        start = time.perf_counter()
         kept = self.process_batch(docs_in)
+        batch.seconds[self.name] = batch.seconds.get(self.name, 0.0) + time.perf_counter() - start
         kept_ids = {id(d) for d in kept}
         explained = {r.id for r in self._rejected if r.level == "document"}
         for doc in docs_in:

@@ -1,0 +1,1 @@
+"""Document images: fetching their bytes and describing them."""

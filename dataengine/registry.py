@@ -1,0 +1,27 @@
+"""Names a pipeline YAML may use, mapped to the classes that implement them.
+
+Entries are import paths so that listing them imports nothing heavy (model stages pull in
+torch and friends only when a pipeline actually uses them).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SOURCES: dict[str, str] = {
+    "warc": "dataengine.sources.warc:WarcSource",
+    "sitemap": "dataengine.sources.sitemap:SitemapSource",
+}
+
+STAGES: dict[str, str] = {
+    "extract_html": "dataengine.extract.stage:HtmlExtractor",
+    "fetch_images": "dataengine.images.fetch:ImageFetcher",
+}
+
+
+def resolve(table: dict[str, str], name: str, what: str) -> type:
+    """Import and return the class registered under ``name`` in ``table``."""
+    if name not in table:
+        raise KeyError(f"unknown {what} {name!r}; known: {', '.join(sorted(table))}")
+    module, _, attr = table[name].partition(":")
+    return getattr(importlib.import_module(module), attr)

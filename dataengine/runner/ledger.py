@@ -1,0 +1,44 @@
+"""The ledger: which partitions are committed.
+
+One small JSON file per committed partition (``ledger/PARTITION.json``), written after the
+partition's shards and rejected rows were renamed into place. A file per partition keeps
+concurrent commits from different workers independent and works the same on object
+stores, where appending to a shared file is not possible.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import fsspec
+
+
+class Ledger:
+    """The committed partitions of the corpus at ``root`` (local path or fsspec URL)."""
+
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+        self.fs, self.path = fsspec.core.url_to_fs(self.root + "/ledger")
+
+    def committed(self) -> set[str]:
+        """Ids of every committed partition."""
+        if not self.fs.exists(self.path):
+            return set()
+        return {p.rsplit("/", 1)[-1][:-5] for p in self.fs.ls(self.path, detail=False) if p.endswith(".json")}
+
+    def entry(self, partition: str) -> dict[str, Any]:
+        """The ledger entry of one committed partition."""
+        with self.fs.open(f"{self.path}/{partition}.json", "r") as f:
+            return json.load(f)
+
+    def record(self, partition: str, entry: dict[str, Any]) -> None:
+        """Mark ``partition`` committed (atomically: temporary name, then rename)."""
+        self.fs.makedirs(self.path, exist_ok=True)
+        body = {"partition": partition, "committed_at": datetime.now(timezone.utc).isoformat(), **entry}
+        tmp = f"{self.path}/.{partition}.{uuid.uuid4().hex}.tmp"
+        with self.fs.open(tmp, "w") as f:
+            json.dump(body, f, sort_keys=True)
+        self.fs.mv(tmp, f"{self.path}/{partition}.json")

@@ -1,0 +1,165 @@
+"""Execute a pipeline on Ray Data: partitions in, committed shards out.
+
+The plan is one row per partition: the source reads a partition into a ``Batch`` of
+documents, each stage maps the batch (CPU stages as Ray tasks, which Ray Data fuses into
+one task per partition; stages with ``resources.concurrency`` on an actor pool, e.g. model
+stages with ``num_gpus``), and the commit step writes the partition's shards, its rejected
+rows and finally its ledger entry. A partition is the unit of retry: rerunning skips what
+the ledger holds, and a partition that runs twice overwrites its own deterministic names.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import ray
+
+from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
+from dataengine.runner.ledger import Ledger
+from dataengine.runner.record import RunRecord, new_run_id
+from dataengine.shards import ShardWriter, write_rejected
+from dataengine.sources.base import Partition
+from dataengine.stages.base import Batch
+from schemas import Rejection, document_problems
+
+
+@dataclass
+class RunResult:
+    """What a run did, for the CLI summary and for tests."""
+
+    run_id: str
+    partitions_total: int
+    partitions_skipped: int
+    partitions_done: int
+    documents: int
+    rejected: Counter = field(default_factory=Counter)  # (stage, level, reason) -> n
+
+
+def _read_partition(row: dict[str, Any], source: SourceConfig) -> dict[str, Any]:
+    partition: Partition = pickle.loads(row["partition"])
+    batch = Batch(partition.id)
+    start = time.perf_counter()
+    for item in source.build().read(partition):
+        if isinstance(item, Rejection):
+            item.partition = partition.id
+            batch.rejected.append(item)
+        else:
+            batch.docs.append(item)
+    reasons = Counter(f"{r.level}:{r.reason}" for r in batch.rejected)
+    batch.counts["source"] = {"in": len(batch.docs) + len(batch.rejected), "out": len(batch.docs), **reasons}
+    batch.seconds["source"] = time.perf_counter() - start
+    return {"partition": partition.id, "batch": pickle.dumps(batch)}
+
+
+def _run_stage(row: dict[str, Any], stage: StageConfig) -> dict[str, Any]:
+    batch = stage.build()(pickle.loads(row["batch"]))
+    return {"partition": row["partition"], "batch": pickle.dumps(batch)}
+
+
+class _StageActor:
+    """A stage held by an actor of a pool: built once (models load once), called per partition."""
+
+    def __init__(self, stage: StageConfig):
+        self.stage = stage.build()
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        batch = self.stage(pickle.loads(row["batch"]))
+        return {"partition": row["partition"], "batch": pickle.dumps(batch)}
+
+
+def _clear_partition_outputs(output: str, partition: str) -> None:
+    """Remove what an interrupted earlier attempt of this partition may have left."""
+    fs, root = fsspec.core.url_to_fs(output.rstrip("/") + "/shards")
+    if fs.exists(root):
+        for path in fs.glob(f"{root}/{partition}-*"):
+            fs.rm(path)
+
+
+def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id: str) -> dict[str, Any]:
+    batch: Batch = pickle.loads(row["batch"])
+    start = time.perf_counter()
+    valid = []
+    for doc in batch.docs:
+        problems = document_problems(doc.to_json())
+        if problems:
+            batch.rejected.append(Rejection(doc.id, doc.url, "document", "sink", "invalid_document",
+                                            detail="; ".join(problems)[:2000], partition=batch.partition))
+        else:
+            valid.append(doc)
+    _clear_partition_outputs(output, batch.partition)
+    writer = ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize)
+    for doc in valid:
+        writer.write(doc)
+    shards = writer.close()
+    write_rejected(output, batch.partition, batch.rejected)
+    batch.counts["sink"] = {"in": len(batch.docs), "out": len(valid)}
+    batch.seconds["sink"] = time.perf_counter() - start
+    Ledger(output).record(batch.partition, {
+        "run_id": run_id, "n_docs": len(valid), "n_rejected": len(batch.rejected),
+        "shards": [s.to_json() for s in shards]})
+    summary = {
+        "counts": batch.counts, "seconds": batch.seconds, "documents": len(valid),
+        "rejected": [(r.stage, r.level, r.reason) for r in batch.rejected],
+    }
+    return {"partition": batch.partition, "summary": pickle.dumps(summary)}
+
+
+def init_ray(address: str | None) -> None:
+    """Connect to ``address`` (``auto``, ``ray://...``), or start a local Ray when none is given."""
+    if ray.is_initialized():
+        return
+    ray.init(address=address, include_dashboard=False, configure_logging=False,
+             log_to_driver=False, ignore_reinit_error=True)
+
+
+def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, run_id: str) -> ray.data.Dataset:
+    ds = ray.data.from_items([{"partition": pickle.dumps(p)} for p in todo], override_num_blocks=len(todo))
+    ds = ds.map(_read_partition, fn_kwargs={"source": config.source})
+    for stage in config.stages:
+        res = stage.resources
+        if res.concurrency:
+            ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage}, concurrency=res.concurrency,
+                        num_cpus=res.num_cpus, num_gpus=res.num_gpus)
+        else:
+            extra = {k: v for k, v in (("num_cpus", res.num_cpus), ("num_gpus", res.num_gpus)) if v is not None}
+            ds = ds.map(_run_stage, fn_kwargs={"stage": stage}, **extra)
+    return ds.map(_commit_partition, fn_kwargs={"output": output, "sink": config.sink, "run_id": run_id})
+
+
+def run_pipeline(config: PipelineConfig, output: str, address: str | None = None) -> RunResult:
+    """Run ``config`` into ``output``, skipping committed partitions; return what happened."""
+    output = output.rstrip("/")
+    record = RunRecord(new_run_id(), config.name, config.to_json(), output)
+    start = time.perf_counter()
+    partitions = config.source.build().partitions()
+    done = Ledger(output).committed()
+    todo = [p for p in partitions if p.id not in done]
+    record.partitions = {"total": len(partitions), "skipped": len(partitions) - len(todo), "done": 0}
+    record.save()
+    result = RunResult(record.run_id, len(partitions), len(partitions) - len(todo), 0, 0)
+    print(f"run {record.run_id}: {len(partitions)} partitions, {len(done & {p.id for p in partitions})} "
+          f"already committed, {len(todo)} to do", file=sys.stderr)
+    try:
+        if todo:
+            init_ray(address)
+            for row in _build_dataset(config, todo, output, record.run_id).iter_rows():
+                summary = pickle.loads(row["summary"])
+                record.add(summary["counts"], summary["seconds"])
+                result.partitions_done += 1
+                result.documents += summary["documents"]
+                result.rejected.update(tuple(r) for r in summary["rejected"])
+                record.partitions["done"] = result.partitions_done
+    except BaseException as exc:
+        record.finish("failed", f"{type(exc).__name__}: {exc}")
+        record.save()
+        raise
+    record.seconds["total"] = time.perf_counter() - start
+    record.finish("completed")
+    record.save()
+    return result
