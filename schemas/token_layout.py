@@ -115,7 +115,7 @@ class TokenLayout:
         if codes.ndim != 2:
             raise ValueError(f"image codes must be a 2-D grid, got shape {codes.shape}")
         if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"image codes must lie in 0..{self.codebook_size - 1}")
+            raise ValueError(f"image codes must lie in the codebook, 0..{self.codebook_size - 1}")
         h, w = codes.shape
         head = [self.boi, self.height_token(h), self.width_token(w)]
         body = codes.reshape(-1).astype(np.int64) + self.image_offset
