@@ -1,0 +1,182 @@
+"""Typed configuration of a training run, read from YAML (``trainer/configs/*.yaml``).
+
+A run config has five sections: ``model`` (the transformer), ``tokenizer`` (text tokenizer
+and VQ image tokenizer), ``data`` (packing, batch, mixture, modality loss weights),
+``train`` (optimiser, schedule, checkpoints) and optional ``stages`` (progressive training:
+which parameters train, which data mixture and sequence length, for how many steps).
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from trainer.model import ModelConfig
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the key and the problem."""
+
+
+@dataclass
+class TokenizerConfig:
+    """Which text tokenizer (``byte`` or a local Hugging Face tokenizer path) and which VQ checkpoint."""
+
+    text: str = "byte"
+    vq: str | None = None           # path to a VQ checkpoint (``trainer vq train`` output)
+    max_grid: int = 64              # largest image grid side the token layout can express
+
+
+@dataclass
+class CorpusSpec:
+    """One corpus of a mixture and its sampling weight."""
+
+    path: str
+    weight: float = 1.0
+
+
+@dataclass
+class DataConfig:
+    """How shards become packed training batches."""
+
+    seq_len: int = 256
+    batch_size: int = 8
+    num_workers: int = 0
+    shuffle_buffer: int = 64
+    seed: int = 0
+    text_loss_weight: float = 1.0
+    image_loss_weight: float = 1.0
+    pair_order: str = "random"       # "as_is" or "random": present pairs as text->image or image->text
+    condition_dropout: float = 0.1   # drop the text before an image (classifier-free guidance)
+    min_piece: int = 16              # don't start a document piece in fewer free slots than this
+    mixture: list[CorpusSpec] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.pair_order not in ("as_is", "random"):
+            raise ConfigError(f"data.pair_order must be 'as_is' or 'random', got {self.pair_order!r}")
+        if not 0.0 <= self.condition_dropout < 1.0:
+            raise ConfigError(f"data.condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        if self.seq_len < 8:
+            raise ConfigError(f"data.seq_len must be at least 8, got {self.seq_len}")
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser, schedule and bookkeeping of the training loop."""
+
+    max_steps: int = 200
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 20
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+    compile: bool = False
+    bf16: bool = True                # autocast to bf16 on GPU (ignored on CPU)
+    log_every: int = 10
+    ckpt_every: int = 100
+    keep_checkpoints: int = 2
+    seed: int = 0
+    peak_flops: float | None = None  # per-device peak for MFU; guessed from the GPU name when None
+
+
+@dataclass
+class StageConfig:
+    """One progressive stage: its length, trainable parameters, data mixture and sequence length."""
+
+    name: str
+    steps: int
+    trainable: list[str] = field(default_factory=lambda: ["*"])  # fnmatch patterns on parameter names
+    mixture: list[CorpusSpec] = field(default_factory=list)       # empty: the run's data
+    seq_len: int | None = None                                    # None: data.seq_len
+
+
+@dataclass
+class RunConfig:
+    """A whole training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    stages: list[StageConfig] = field(default_factory=list)
+
+    def stage_plan(self) -> list[StageConfig]:
+        """The stages to run; one stage over ``train.max_steps`` when none are declared."""
+        if self.stages:
+            return list(self.stages)
+        return [StageConfig(name="main", steps=self.train.max_steps)]
+
+    def total_steps(self) -> int:
+        """Steps of the whole plan (the length of the learning-rate schedule)."""
+        return sum(s.steps for s in self.stage_plan())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, for saving beside checkpoints."""
+        return dataclasses.asdict(self)
+
+
+def build(cls: type[T], obj: Any, where: str) -> T:
+    """Construct dataclass ``cls`` from a dict, recursing into nested dataclasses and lists of them."""
+    if obj is None:
+        obj = {}
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(obj).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(obj) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    kwargs = {}
+    for name, value in obj.items():
+        kwargs[name] = _convert(fields[name].type, value, f"{where}.{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+_NESTED = {"ModelConfig": ModelConfig, "TokenizerConfig": TokenizerConfig, "DataConfig": DataConfig,
+           "TrainConfig": TrainConfig, "StageConfig": StageConfig, "CorpusSpec": CorpusSpec}
+
+
+def _convert(annotation: Any, value: Any, where: str) -> Any:
+    text = str(annotation)
+    for name, cls in _NESTED.items():
+        if text == name:
+            return build(cls, value, where)
+        if text == f"list[{name}]":
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+            return [build(cls, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if text.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def load_run_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a run config from YAML; ``overrides`` maps ``section.key`` to a value."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        section, key = dotted.split(".", 1)
+        raw.setdefault(section, {})[key] = value
+    return build(RunConfig, raw, str(path))
+
+
+def run_config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    """Rebuild a ``RunConfig`` from ``to_dict()`` output (as saved in a run directory)."""
+    return build(RunConfig, raw, "run config")

@@ -1,0 +1,1 @@
+"""Training: the loop, its loss, checkpoints, schedule, distributed setup and launchers."""

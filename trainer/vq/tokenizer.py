@@ -1,0 +1,131 @@
+"""``ImageTokenizer``: the VQ model behind the API the engine calls, ``encode(images) -> codes``.
+
+Images go in as PIL images, encoded bytes or uint8 arrays (H, W, 3); they are resized on
+the shorter side and centre-cropped to the tokenizer's resolution. Codes come out as int64
+arrays (N, h, w), and ``decode`` returns uint8 arrays (N, R, R, 3).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from trainer.vq.model import VQConfig, VQModel
+
+ImageLike = Union[Image.Image, bytes, np.ndarray]
+
+
+def to_pil(image: ImageLike) -> Image.Image:
+    """An RGB PIL image from bytes, an array or a PIL image (alpha composited on white)."""
+    if isinstance(image, (bytes, bytearray)):
+        image = Image.open(io.BytesIO(image))
+        image.load()
+    elif isinstance(image, np.ndarray):
+        image = Image.fromarray(image.astype(np.uint8))
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return image.convert("RGB")
+
+
+def square_resize(image: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to ``size`` and centre-crop to a square."""
+    w, h = image.size
+    if (w, h) == (size, size):
+        return image
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    image = image.resize((nw, nh), Image.BICUBIC)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def to_tensor(images: Sequence[ImageLike], size: int) -> torch.Tensor:
+    """Float tensor (N, 3, size, size) in [-1, 1]."""
+    arrays = [np.asarray(square_resize(to_pil(im), size), dtype=np.float32) for im in images]
+    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+    return batch / 127.5 - 1.0
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """uint8 arrays (N, H, W, 3) from a float tensor (N, 3, H, W) in [-1, 1]."""
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+class ImageTokenizer:
+    """A trained ``VQModel`` with image-level ``encode``/``decode`` and checkpoint IO."""
+
+    def __init__(self, model: VQModel, device: str | torch.device = "cpu"):
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+
+    @property
+    def config(self) -> VQConfig:
+        """The model's config."""
+        return self.model.cfg
+
+    @property
+    def codebook_size(self) -> int:
+        """Number of codes."""
+        return self.model.cfg.codebook_size
+
+    @property
+    def grid(self) -> int:
+        """Side of the code grid of one image."""
+        return self.model.cfg.grid
+
+    def encode(self, images: Sequence[ImageLike], batch_size: int = 64) -> np.ndarray:
+        """Code grids (N, h, w), int64."""
+        out = []
+        for i in range(0, len(images), batch_size):
+            x = to_tensor(images[i:i + batch_size], self.config.resolution).to(self.device)
+            out.append(self.model.encode(x).cpu().numpy())
+        if not out:
+            return np.zeros((0, self.grid, self.grid), dtype=np.int64)
+        return np.concatenate(out).astype(np.int64)
+
+    def decode(self, codes: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """uint8 images (N, R, R, 3) for code grids (N, h, w)."""
+        codes = np.asarray(codes)
+        if codes.ndim == 2:
+            codes = codes[None]
+        if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
+            raise ValueError(f"image codes must lie in 0..{self.codebook_size - 1}")
+        out = []
+        for i in range(0, len(codes), batch_size):
+            c = torch.from_numpy(codes[i:i + batch_size].astype(np.int64)).to(self.device)
+            out.append(to_uint8(self.model.decode(c)))
+        return np.concatenate(out) if out else np.zeros((0, self.config.resolution, self.config.resolution, 3),
+                                                         dtype=np.uint8)
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Write config and weights to one file (written aside and renamed, so it is never half there)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save({"kind": "dataengine-vq", "config": asdict(self.config),
+                    "state_dict": self.model.state_dict(), "extra": extra or {}}, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ImageTokenizer:
+        """Load a checkpoint written by ``save`` (a ``vq.pt`` file or a directory holding one)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "vq.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"VQ checkpoint {path} does not exist (train one with `trainer vq train`)")
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(blob, dict) or blob.get("kind") != "dataengine-vq":
+            raise ValueError(f"{path} is not a VQ checkpoint written by `trainer vq train`")
+        model = VQModel(VQConfig(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+        return cls(model, device)
