@@ -13,6 +13,7 @@ import sys
 
 COMMANDS = [
     "dataengine.runner.commands",
+    "dataengine.sampleweb.commands",
 ]
 
 
