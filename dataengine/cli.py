@@ -12,6 +12,7 @@ import importlib
 import sys
 
 COMMANDS = [
+    "dataengine.extract.commands",
     "dataengine.runner.commands",
     "dataengine.sampleweb.commands",
 ]

@@ -1,0 +1,185 @@
+"""Where an ``<img>`` or ``<picture>`` really points: srcset, lazy-load attributes, data: URIs.
+
+Pages rarely put the picture in ``src``: lazy loaders park it in ``data-src`` (and a
+placeholder in ``src``), responsive markup lists renditions in ``srcset`` or in
+``<picture><source>``. We take the largest rendition we can see, because later stages
+resize down but cannot recover detail. ``data:`` URIs are decoded here, since they carry
+the bytes themselves; tiny ones are lazy-load placeholders, not pictures.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes, urljoin, urlsplit
+
+# Lazy-load attributes seen in the wild, most specific first; the first present one wins over src.
+LAZY_SRC_ATTRS = ("data-lazy-src", "data-src", "data-original", "data-lazy", "data-dejavu-src",
+                  "data-hi-res-src", "data-full-src", "data-img-src", "data-image", "data-echo",
+                  "data-lazyload", "data-url")
+LAZY_SRCSET_ATTRS = ("data-lazy-srcset", "data-srcset")
+# File names that lazy loaders and old layouts use for stand-ins: never the picture itself.
+_PLACEHOLDER_NAME = re.compile(
+    r"(?:^|[-_.])(?:blank|spacer|placeholder|transparent|lazy|lazyload|lazy_placeholder|1x1|loader|dummy)"
+    r"(?:[-_.][^/]*)?\.(?:gif|png|svg)$", re.I)
+# Hosts (and host/path prefixes) that serve counting pixels, not pictures.
+_TRACKERS = ("facebook.com/tr", "pixel.wp.com", "stats.wp.com", "google-analytics.com", "doubleclick.net",
+             "scorecardresearch.com", "vgwort.de", "ioam.de", "ivwbox.de", "quantserve.com", "bat.bing.com",
+             "analytics.twitter.com", "googletagmanager.com")
+_WS = re.compile(r"[\t\n\r\f ]+")
+_SRCSET_URL = re.compile(r"[\s,]*(\S+)")
+_SRCSET_DESCRIPTOR = re.compile(r"([^,]*),?")
+_DATA_URI = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*?),(?P<payload>.*)", re.S | re.I)
+
+
+@dataclass(frozen=True)
+class DataImage:
+    """The decoded bytes of a ``data:`` URI and their declared type (``image/png``, ...)."""
+
+    mime: str
+    data: bytes
+
+
+class BadDataUri(ValueError):
+    """A ``data:`` URI that is malformed, not base64/percent-decodable, or not an image."""
+
+
+def parse_srcset(value: str) -> list[tuple[str, float, float]]:
+    """Candidates of a ``srcset`` as ``(url, width, density)``; a missing descriptor is ``1x``.
+
+    URLs end at whitespace, not at commas (they may contain commas), as in the HTML spec.
+    """
+    out = []
+    pos = 0
+    while match := _SRCSET_URL.match(value, pos):
+        url, pos = match.group(1), match.end()
+        descriptor = ""
+        if url.endswith(","):  # "a.jpg, b.jpg 2x": a comma right after the URL ends the candidate
+            url = url.rstrip(",")
+        else:
+            found = _SRCSET_DESCRIPTOR.match(value, pos)
+            descriptor, pos = found.group(1).strip().lower(), found.end()
+        width, density = 0.0, 1.0
+        try:
+            if descriptor.endswith("w"):
+                width = float(descriptor[:-1])
+            elif descriptor.endswith("x"):
+                density = float(descriptor[:-1])
+        except ValueError:
+            pass
+        out.append((url, width, density))
+    return out
+
+
+def largest_candidate(candidates: list[tuple[str, float, float]]) -> str | None:
+    """The URL of the widest candidate (by ``w`` descriptor, else by pixel density)."""
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (c[1], c[2]))[0]
+
+
+def srcset_candidates(attrs: dict[str, str | None]) -> list[tuple[str, float, float]]:
+    """The candidates of the lazy srcset if present, else of ``srcset``, without data: URIs."""
+    for name in (*LAZY_SRCSET_ATTRS, "srcset"):
+        value = attrs.get(name)
+        if value:
+            found = [c for c in parse_srcset(value) if not c[0].lower().startswith("data:")]
+            if found:
+                return found
+    return []
+
+
+def chosen_source(attrs: dict[str, str | None]) -> str | None:
+    """The raw (unresolved) source of an ``<img>``: the largest srcset rendition, else the lazy-load
+    attribute, else ``src``. ``src`` also competes with the srcset at its declared ``width``,
+    because templates often list only thumbnails in ``srcset``."""
+    candidates = srcset_candidates(attrs)
+    src = (attrs.get("src") or "").strip()
+    width = declared_size(attrs.get("width"))
+    if candidates and src and width and not src.lower().startswith("data:"):
+        candidates.append((src, float(width), 1.0))
+    best = largest_candidate(candidates)
+    if best:
+        return best
+    for name in LAZY_SRC_ATTRS:
+        value = attrs.get(name)
+        if value and value.strip() and not value.lstrip().startswith(("{", "[")):  # skip JSON configs
+            return value.strip()
+    return src or None
+
+
+def resolve_url(raw: str, base: str, allowed_schemes: frozenset[str]) -> str | None:
+    """``raw`` resolved against ``base`` (browsers drop tabs and newlines inside URLs), or
+    ``None`` when the result is not of an allowed scheme (``javascript:``, ``about:``, ...)."""
+    raw = _WS.sub("", raw) if ("\n" in raw or "\t" in raw or "\r" in raw) else raw.strip()
+    if not raw or raw.startswith("#"):
+        return None
+    url = urljoin(base, raw)
+    scheme = urlsplit(url).scheme.lower()
+    return url if scheme in allowed_schemes else None
+
+
+def is_placeholder_url(url: str) -> bool:
+    """Whether the file name of ``url`` marks a lazy-load stand-in (``blank.gif``, ``lazy_placeholder.gif``)."""
+    path = urlsplit(url).path
+    name = path.rsplit("/", 1)[-1]
+    return bool(name) and bool(_PLACEHOLDER_NAME.search(name))
+
+
+def is_tracker_url(url: str) -> bool:
+    """Whether ``url`` points at a known counting-pixel service."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for tracker in _TRACKERS:
+        domain, _, path = tracker.partition("/")
+        if (host == domain or host.endswith("." + domain)) and parts.path.startswith("/" + path):
+            return True
+    return False
+
+
+def decode_data_uri(uri: str) -> DataImage:
+    """Decode a ``data:`` URI holding an image; raise ``BadDataUri`` saying what is wrong."""
+    match = _DATA_URI.match(uri.strip())
+    if not match:
+        raise BadDataUri("not of the form data:[type][;base64],payload")
+    mime = (match["mime"] or "text/plain").strip().lower()
+    if not mime.startswith("image/"):
+        raise BadDataUri(f"type {mime!r} is not an image")
+    payload = match["payload"]
+    if any(p.strip().lower() == "base64" for p in match["params"].split(";")):
+        compact = _WS.sub("", unquote_to_bytes(payload).decode("ascii", "replace"))
+        try:
+            data = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadDataUri(f"base64 payload does not decode: {exc}") from None
+    else:
+        data = unquote_to_bytes(payload)
+    if not data:
+        raise BadDataUri("empty payload")
+    return DataImage(mime, data)
+
+
+def pixel_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height read from a GIF or PNG header, enough to spot 1x1 pixels."""
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
+def declared_size(value: str | None) -> int | None:
+    """An integer ``width``/``height`` attribute (``"300"``, ``"300px"``); ``None`` for ``%`` or junk."""
+    if not value:
+        return None
+    match = re.match(r"\s*(\d+)(?:\.\d+)?\s*(?:px)?\s*$", value)
+    return int(match.group(1)) if match else None
+
+
+def image_format(mime: str) -> str:
+    """Short format name of an image MIME type (``image/svg+xml`` -> ``svg``)."""
+    sub = mime.split("/", 1)[-1]
+    return {"jpg": "jpeg", "svg+xml": "svg", "x-icon": "ico", "vnd.microsoft.icon": "ico"}.get(sub, sub)

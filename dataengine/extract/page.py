@@ -1,0 +1,102 @@
+"""``extract_page``: page bytes in, the interleaved main content out. A pure function.
+
+The pipeline stage and the ``dataengine extract`` command both call it. It decodes the
+bytes (``charset``), parses them with lexbor, reads the title, ``<html lang>`` and
+``<base href>``, removes boilerplate, finds the main-content element and walks it into
+text segments and image records (``flow``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from schemas import ImageRecord, Segment
+
+from .boilerplate import remove_boilerplate
+from .charset import decode_html
+from .content import main_content
+from .flow import DroppedImage, FlowBuilder
+from .text import normalize_text
+
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+@dataclass
+class ExtractConfig:
+    """Parameters of extraction (the ``extract_html`` stage's YAML keys)."""
+
+    min_text_chars: int = 1  # fewer characters of main-content text: the page has no content
+    keep_tables: bool = True  # data tables as "cell | cell" rows; False drops them
+    keep_lists: bool = True  # lists as "- item" lines; False drops them
+    max_link_density: float = 0.8  # lists/tables whose text is at least this share links are navigation
+    min_data_uri_bytes: int = 256  # smaller data: images are lazy-load placeholders, not pictures
+
+
+@dataclass
+class ExtractedPage:
+    """What ``extract_page`` found: metadata, segments in reading order, images, and the
+    image references it dropped (``dropped``: tracking pixels, placeholders, unusable URLs)."""
+
+    title: str | None
+    lang: str | None  # the <html lang> hint, as written
+    base_url: str  # what relative links were resolved against
+    encoding: str
+    encoding_source: str  # bom | utf-8 | header | meta | sniffed
+    segments: list[Segment] = field(default_factory=list)
+    images: list[ImageRecord] = field(default_factory=list)
+    dropped: list[DroppedImage] = field(default_factory=list)
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of text in the segments."""
+        return sum(len(s.text or "") for s in self.segments if s.kind == "text")
+
+
+def _title(tree: LexborHTMLParser) -> str | None:
+    og = tree.css_first('meta[property="og:title"], meta[name="og:title"]')
+    if og is not None and (value := normalize_text(og.attributes.get("content") or "")):
+        return value
+    node = tree.css_first("title")
+    return (normalize_text(node.text()) or None) if node is not None else None
+
+
+def _base_url(tree: LexborHTMLParser, url: str) -> str:
+    node = tree.css_first("base[href]")
+    if node is not None:
+        href = (node.attributes.get("href") or "").strip()
+        resolved = urljoin(url, href) if href else ""
+        if urlsplit(resolved).scheme.lower() in (_WEB_SCHEMES | {"file"}):
+            return resolved
+    return url
+
+
+def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
+                 config: ExtractConfig | None = None) -> ExtractedPage:
+    """Extract the main content of an HTML page served from ``url``.
+
+    ``headers`` are the HTTP response headers with lower-case names (``content-type`` gives
+    the charset). Raises ``charset.UndecodableError`` when the bytes are not text.
+    """
+    config = config or ExtractConfig()
+    decoded = decode_html(body, (headers or {}).get("content-type"))
+    tree = LexborHTMLParser(decoded.text)
+    html = tree.css_first("html")
+    lang = (html.attributes.get("lang") or html.attributes.get("xml:lang") or "").strip() or None \
+        if html is not None else None
+    page = ExtractedPage(title=_title(tree), lang=lang, base_url=_base_url(tree, url),
+                         encoding=decoded.encoding, encoding_source=decoded.source)
+    remove_boilerplate(tree)
+    root = main_content(tree)
+    if root is None:
+        return page
+    # A page read from disk may point at files beside it; a web page may not point into our disk.
+    schemes = _WEB_SCHEMES | ({"file"} if urlsplit(url).scheme.lower() == "file" else set())
+    flow = FlowBuilder(page.base_url, frozenset(schemes), keep_tables=config.keep_tables,
+                       keep_lists=config.keep_lists, max_link_density=config.max_link_density,
+                       min_data_uri_bytes=config.min_data_uri_bytes)
+    flow.run(root)
+    page.segments, page.images, page.dropped = flow.segments, flow.images, flow.dropped
+    return page

@@ -1,0 +1,80 @@
+"""``HtmlExtractor``: the pipeline stage that turns fetched pages into interleaved documents.
+
+Input documents carry ``raw`` (body bytes and lower-case HTTP headers) and ``url``. The
+stage fills ``title``, ``segments`` and ``images`` (status ``pending``; images that came as
+``data:`` URIs already hold their bytes in ``ImageRecord.data``), and drops ``raw``.
+"""
+
+from __future__ import annotations
+
+from schemas import Document
+
+from ..stages.base import Stage
+from .charset import UndecodableError
+from .page import ExtractConfig, extract_page
+
+# Content types that are HTML; a page served as anything else is not parsed.
+HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
+
+
+def media_type(content_type: str | None) -> str | None:
+    """The lower-case media type of a Content-Type value (``text/html; charset=x`` -> ``text/html``)."""
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+class HtmlExtractor(Stage):
+    """Extract the main content of each page into segments and image records.
+
+    Parameters are the fields of ``ExtractConfig`` (see there for their meaning).
+
+    Rejects a document with ``not_html`` (a Content-Type that is given and is not HTML),
+    ``no_raw_page`` (nothing fetched to extract from), ``undecodable`` (bytes that are not text
+    in any encoding), or ``no_content`` (main content shorter than ``min_text_chars``). Rejects
+    images with ``bad_data_uri`` (the slot stays, status ``failed``), and records image
+    references that get no slot: ``tracking_pixel``, ``placeholder``, ``no_image_url``, ``bad_url``.
+    """
+
+    name = "extract_html"
+    version = "1"
+
+    def __init__(self, min_text_chars: int = ExtractConfig.min_text_chars,
+                 keep_tables: bool = ExtractConfig.keep_tables, keep_lists: bool = ExtractConfig.keep_lists,
+                 max_link_density: float = ExtractConfig.max_link_density,
+                 min_data_uri_bytes: int = ExtractConfig.min_data_uri_bytes) -> None:
+        super().__init__()
+        self.config = ExtractConfig(min_text_chars=min_text_chars, keep_tables=keep_tables, keep_lists=keep_lists,
+                                    max_link_density=max_link_density, min_data_uri_bytes=min_data_uri_bytes)
+
+    def process(self, doc: Document) -> Document | None:
+        """Extract ``doc.raw`` into ``doc``; ``None`` after a rejection."""
+        raw = doc.raw
+        if raw is None:
+            self.reject(doc, "no_raw_page", detail="document has no fetched page (doc.raw is None)")
+            return None
+        content_type = raw.headers.get("content-type")
+        mime = media_type(content_type)
+        if mime is not None and mime not in HTML_CONTENT_TYPES:
+            self.reject(doc, "not_html", detail=f"content-type {content_type!r}")
+            return None
+        try:
+            page = extract_page(raw.body, doc.url, raw.headers, self.config)
+        except UndecodableError as exc:
+            self.reject(doc, "undecodable", detail=str(exc))
+            return None
+        if page.text_chars < self.config.min_text_chars:
+            self.reject(doc, "no_content", value=float(page.text_chars), threshold=float(self.config.min_text_chars),
+                        detail=f"{len(page.images)} images, {page.text_chars} characters of main-content text")
+            return None
+        doc.title = page.title
+        doc.segments = page.segments
+        doc.images = page.images
+        doc.raw = None
+        for image in page.images:
+            if image.status == "failed":
+                reason = (image.error or "failed").split(":", 1)[0]
+                self.reject(doc, reason, level="image", image_index=image.index, detail=image.error)
+        for dropped in page.dropped:
+            self.reject(doc, dropped.reason, level="image", url=dropped.url, detail=dropped.detail)
+        return doc
