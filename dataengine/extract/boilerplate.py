@@ -1,7 +1,7 @@
 """Remove what is not main content: non-content tags, page chrome, and widgets named as such.
 
 Passes over the parsed tree, cheapest first. Tags that never hold article text (scripts,
-forms, navigation, asides, footers) go by tag. Widgets (menus, cookie banners, share
+navigation, asides, footers, forms that ask the reader for input) go by tag. Widgets (menus, cookie banners, share
 buttons, comment threads, related-article boxes, ads) are found by their class or id,
 matched word by word so that ``class="header"`` is not taken for an ad nor ``canvas`` for
 navigation. Last, hidden elements go. An element that holds the page's main landmark
@@ -19,7 +19,7 @@ NON_CONTENT_TAGS = ["script", "style", "template", "svg", "math", "canvas", "ifr
                     "video", "audio", "map", "button", "input", "select", "textarea", "option", "dialog",
                     "link", "meta", "head"]
 # Page chrome by tag; a <header> inside an article holds its title and lead, so it stays.
-CHROME_SELECTOR = ("nav, aside, footer, form, menu, [role=navigation], [role=banner], [role=contentinfo], "
+CHROME_SELECTOR = ("nav, aside, footer, menu, [role=navigation], [role=banner], [role=contentinfo], "
                    "[role=complementary], [role=search], [itemprop=comment], "
                    "header:not(article header):not(main header):not([role=main] header)")
 # Class/id words naming sections that hold prose which is never the article (comments,
@@ -47,6 +47,10 @@ _RUN_SEPARATORS = str.maketrans("-_", "  ")
 HIDDEN_SELECTOR = ('[hidden], [style*="display:none" i], [style*="display: none" i], '
                    '[style*="visibility:hidden" i], [style*="visibility: hidden" i], [aria-hidden=true]:not(img)')
 LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
+# Forms asking the reader for something (search, comment, newsletter, login) are chrome; a
+# form holding the page's own text (a shop's product-and-cart form, an ASP.NET page wrapper) is not.
+_INTERACTIVE_FORM_SELECTOR = 'textarea, input[type=email], input[type=password], input[type=search]'
+_MIN_CONTENT_FORM_CHARS = 200
 # A <form> holding more than this share of the page's text is a layout wrapper.
 _WRAPPER_TEXT_SHARE = 0.6
 # This many paragraphs of at least _PROSE_CHARS make an element prose, not a widget.
@@ -103,18 +107,23 @@ def _unwrap_noscript(body: LexborNode) -> None:
 
 def remove_boilerplate(tree: LexborHTMLParser) -> None:
     """Strip non-content tags, page chrome, named widgets and hidden elements, in place."""
-    tree.strip_tags(NON_CONTENT_TAGS)
     body = tree.body
     if body is None:
         return
+    interactive = {form.mem_id for form in body.css("form") if form.css_first(_INTERACTIVE_FORM_SELECTOR)}
+    tree.strip_tags(NON_CONTENT_TAGS)
     _unwrap_noscript(body)
     page_chars = len(body.text())
+    for form in body.css("form"):
+        if form.parent is None or _protected(form):
+            continue
+        chars = len(form.text(strip=True))
+        if chars <= _WRAPPER_TEXT_SHARE * page_chars and (form.mem_id in interactive
+                                                          or chars < _MIN_CONTENT_FORM_CHARS):
+            form.decompose()
     for node in body.css(CHROME_SELECTOR):
-        if node.parent is None or _protected(node):
-            continue
-        if node.tag == "form" and len(node.text()) > _WRAPPER_TEXT_SHARE * page_chars:
-            continue
-        node.decompose()
+        if node.parent is not None and not _protected(node):
+            node.decompose()
     for node in body.css("[class], [id]"):
         if node.parent is None:
             continue  # inside something already removed

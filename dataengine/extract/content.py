@@ -21,7 +21,6 @@ _MIN_BLOCK_CHARS = 20
 _DESCEND_SHARE = 0.75
 # Climb to an enclosing article/main when it adds at most this factor of text.
 _CLIMB_FACTOR = 1.5
-_SEMANTIC_SELECTOR = "article, main, [role=main], [itemprop=articleBody]"
 
 
 def _block_weight(node: LexborNode) -> int:
@@ -68,6 +67,13 @@ def main_content(tree: LexborHTMLParser) -> LexborNode | None:
     return _enclosing_semantic(chosen, votes, body_id)
 
 
+def _is_semantic(node: LexborNode) -> bool:
+    if node.tag in ("article", "main"):
+        return True
+    attrs = node.attributes
+    return attrs.get("role") == "main" or attrs.get("itemprop") == "articleBody"
+
+
 def _enclosing_semantic(node: LexborNode, votes: dict[int, int], body_id: int) -> LexborNode:
     limit = _CLIMB_FACTOR * votes.get(node.mem_id, 0)
     best = node
@@ -75,7 +81,7 @@ def _enclosing_semantic(node: LexborNode, votes: dict[int, int], body_id: int) -
     while ancestor is not None and ancestor.mem_id != body_id:
         if votes.get(ancestor.mem_id, 0) > limit:
             break
-        if ancestor.css_matches(_SEMANTIC_SELECTOR):
+        if _is_semantic(ancestor):
             best = ancestor
         ancestor = ancestor.parent
     return best
