@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCHEMA_VERSION = "1.0"
 SOURCE_KINDS = ("warc", "crawl", "urls", "hf", "generated")
@@ -169,6 +172,9 @@ class Document:
     provenance: list[dict[str, str]] = field(default_factory=list)
     assessment: dict[str, Any] | None = None
     raw: RawPage | None = field(default=None, repr=False, compare=False)  # not serialised
+    # The document as one int32 token sequence (see ``token_layout``), once tokenized. Not part of
+    # the JSON: the shard carries it as its own member, ``KEY.tokens.npy``.
+    tokens: np.ndarray | None = field(default=None, repr=False, compare=False)  # not serialised
 
     @property
     def text(self) -> str:

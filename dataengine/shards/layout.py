@@ -1,0 +1,181 @@
+"""Where things are in a corpus, on a local disk or behind any fsspec URL (``s3://bucket/corpus``).
+
+::
+
+    CORPUS/
+      shards/NAME.tar               WebDataset tar, NAME = f"{partition}-{k:05d}"
+      shards/NAME.parquet           manifest (schemas.tables.DOCS), one row per document, tar order
+      shards/NAME.images.parquet    schemas.tables.IMAGES, one row per image slot
+      rejected/PARTITION.parquet    schemas.tables.REJECTED
+      ledger/PARTITION.json         the runner's commit record of a partition
+      runs/RUN_ID.json              the runner's record of a run
+
+Files being written carry a temporary name (``.NAME.tar.tmp-XXXX``) that no listing here
+matches, and are committed by rename.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import fsspec
+from fsspec.core import url_to_fs
+
+SHARDS, REJECTED, LEDGER, RUNS = "shards", "rejected", "ledger", "runs"
+TAR, MANIFEST, IMAGES = ".tar", ".parquet", ".images.parquet"
+TMP_MARK = ".tmp-"
+_PARTITION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_SHARD_RE = re.compile(r"^(?P<partition>[a-z0-9][a-z0-9_-]*)-(?P<k>\d{5,})$")
+
+# ImageRecord.format (what PIL calls it, any case) -> member extension.
+_EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "bmp": "bmp",
+               "tiff": "tiff", "tif": "tiff", "avif": "avif", "heif": "heic", "heic": "heic",
+               "ico": "ico", "mpo": "jpg", "jpeg2000": "jp2", "jp2": "jp2"}
+
+
+class CorpusError(Exception):
+    """A corpus path that cannot be used (missing, not a corpus, unreadable); the message is one line."""
+
+
+def fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem of ``url`` and the path inside it (no trailing slash)."""
+    fs, path = url_to_fs(url)
+    return fs, path.rstrip("/") or path
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path parts with ``/`` (fsspec paths and URLs alike)."""
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def check_partition(partition: str) -> str:
+    """Return ``partition`` if it is safe as a file name (lower-case letters, digits, ``-``, ``_``)."""
+    if not isinstance(partition, str) or not _PARTITION_RE.match(partition):
+        raise ValueError(f"partition id {partition!r} must be lower-case letters, digits, '-' and '_'")
+    return partition
+
+
+def shard_name(partition: str, k: int) -> str:
+    """``f"{partition}-{k:05d}"``: the name of a partition's ``k``-th shard."""
+    return f"{check_partition(partition)}-{k:05d}"
+
+
+def partition_of(name: str) -> str:
+    """The partition a shard name belongs to (``web-abc-00003`` -> ``web-abc``)."""
+    match = _SHARD_RE.match(name)
+    if not match:
+        raise ValueError(f"{name!r} is not a shard name (PARTITION-NNNNN)")
+    return match.group("partition")
+
+
+def temp_name(path: str) -> str:
+    """A temporary sibling of ``path`` that no corpus listing matches (hidden, random suffix)."""
+    head, _, tail = path.rpartition("/")
+    hidden = f".{tail}{TMP_MARK}{uuid.uuid4().hex[:12]}"
+    return f"{head}/{hidden}" if head else hidden
+
+
+def is_temp(basename: str) -> bool:
+    """Whether a file name is one of our temporary names."""
+    return basename.startswith(".") and TMP_MARK in basename
+
+
+def image_extension(fmt: str | None, data: bytes | None = None) -> str:
+    """Member extension of an image: from ``ImageRecord.format`` (``jpeg`` -> ``jpg``), else sniffed."""
+    if fmt:
+        key = fmt.strip().lower().lstrip(".")
+        if key in _EXTENSIONS:
+            return _EXTENSIONS[key]
+        if re.fullmatch(r"[a-z0-9]{1,8}", key):
+            return key
+    sniffed = sniff_image_format(data or b"")
+    if sniffed:
+        return _EXTENSIONS[sniffed]
+    raise ValueError(f"cannot tell the file type of an image with format {fmt!r}")
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """The image format from magic bytes (``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``), or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:2] == b"BM":
+        return "bmp"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    return None
+
+
+def _basenames(fs: fsspec.AbstractFileSystem, folder: str) -> list[tuple[str, dict]]:
+    try:
+        entries = fs.ls(folder, detail=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    out = []
+    for entry in entries:
+        if entry.get("type") == "directory":
+            continue
+        base = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        out.append((base, entry))
+    return sorted(out, key=lambda item: item[0])
+
+
+def open_corpus(corpus: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and root path of an existing corpus; ``CorpusError`` when it is missing."""
+    try:
+        fs, root = fs_and_path(corpus)
+        exists = fs.isdir(root)
+    except Exception as exc:  # bad URL, unknown protocol, no credentials ...
+        raise CorpusError(f"cannot open corpus {corpus}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    if not exists:
+        raise CorpusError(f"corpus not found: {corpus}")
+    return fs, root
+
+
+def list_shards(corpus: str) -> list[str]:
+    """Names of the committed shards of a corpus (those with a manifest), sorted."""
+    fs, root = open_corpus(corpus)
+    return [base[: -len(MANIFEST)] for base, _ in _basenames(fs, join(root, SHARDS))
+            if base.endswith(MANIFEST) and not base.endswith(IMAGES) and not is_temp(base)]
+
+
+def shard_urls(corpus: str, names: list[str] | None = None) -> list[str]:
+    """Full paths/URLs of the shard tars (for ``webdataset``, ``ray.data``, ``datasets``...)."""
+    fs, root = open_corpus(corpus)
+    names = list_shards(corpus) if names is None else names
+    return [fs.unstrip_protocol(join(root, SHARDS, n + TAR)) if is_remote(fs) else join(root, SHARDS, n + TAR)
+            for n in names]
+
+
+def is_remote(fs: fsspec.AbstractFileSystem) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol not in ("file", "local")
+
+
+def corpus_files(corpus: str) -> dict[str, list[tuple[str, dict]]]:
+    """Every committed file of a corpus by kind: ``tars``, ``manifests``, ``images``, ``rejected``,
+    ``ledger``, ``runs`` and ``temp`` (left-over temporary names); each a sorted list of
+    ``(full path, fsspec info)``."""
+    fs, root = open_corpus(corpus)
+    out: dict[str, list[tuple[str, dict]]] = {k: [] for k in
+                                              ("tars", "manifests", "images", "rejected", "ledger", "runs", "temp")}
+    for folder, kinds in ((SHARDS, ((IMAGES, "images"), (MANIFEST, "manifests"), (TAR, "tars"))),
+                          (REJECTED, ((MANIFEST, "rejected"),)),
+                          (LEDGER, ((".json", "ledger"),)),
+                          (RUNS, ((".json", "runs"),))):
+        for base, info in _basenames(fs, join(root, folder)):
+            path = join(root, folder, base)
+            if is_temp(base):
+                out["temp"].append((path, info))
+                continue
+            for suffix, kind in kinds:
+                if base.endswith(suffix):
+                    out[kind].append((path, info))
+                    break
+    return out
