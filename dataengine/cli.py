@@ -12,6 +12,9 @@ import importlib
 import sys
 
 COMMANDS = [
+    "dataengine.catalog.sql_command",
+    "dataengine.catalog.validate_command",
+    "dataengine.demo",
     "dataengine.extract.commands",
     "dataengine.runner.commands",
     "dataengine.sampleweb.commands",

@@ -26,7 +26,7 @@ from dataengine.runner.record import RunRecord, new_run_id
 from dataengine.shards import ShardWriter, write_rejected
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch
-from schemas import Rejection, document_problems
+from schemas import Rejection
 
 
 @dataclass
@@ -74,37 +74,42 @@ class _StageActor:
 
 
 def _clear_partition_outputs(output: str, partition: str) -> None:
-    """Remove what an interrupted earlier attempt of this partition may have left."""
-    fs, root = fsspec.core.url_to_fs(output.rstrip("/") + "/shards")
-    if fs.exists(root):
-        for path in fs.glob(f"{root}/{partition}-*"):
+    """Remove what an interrupted earlier attempt of this partition may have left.
+
+    That is its shards (a rerun may write fewer) and any hidden temporary files of its
+    shards, rejected rows and ledger entry.
+    """
+    fs, root = fsspec.core.url_to_fs(output)
+    patterns = [f"{root}/shards/{partition}-[0-9][0-9][0-9][0-9][0-9].*",
+                f"{root}/shards/.{partition}-[0-9][0-9][0-9][0-9][0-9].*",
+                f"{root}/rejected/.{partition}.*", f"{root}/ledger/.{partition}.*"]
+    for pattern in patterns:
+        for path in fs.glob(pattern):
             fs.rm(path)
 
 
 def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id: str) -> dict[str, Any]:
     batch: Batch = pickle.loads(row["batch"])
     start = time.perf_counter()
-    valid = []
-    for doc in batch.docs:
-        problems = document_problems(doc.to_json())
-        if problems:
-            batch.rejected.append(Rejection(doc.id, doc.url, "document", "sink", "invalid_document",
-                                            detail="; ".join(problems)[:2000], partition=batch.partition))
-        else:
-            valid.append(doc)
     _clear_partition_outputs(output, batch.partition)
-    writer = ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize)
-    for doc in valid:
-        writer.write(doc)
+    written = 0
+    with ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize) as writer:
+        for doc in batch.docs:
+            try:
+                writer.write(doc)  # checks the document against the contract before writing any of it
+                written += 1
+            except ValueError as exc:
+                batch.rejected.append(Rejection(doc.id, doc.url, "document", "sink", "invalid_document",
+                                                detail=str(exc)[:2000], partition=batch.partition))
     shards = writer.close()
     write_rejected(output, batch.partition, batch.rejected)
-    batch.counts["sink"] = {"in": len(batch.docs), "out": len(valid)}
+    batch.counts["sink"] = {"in": len(batch.docs), "out": written}
     batch.seconds["sink"] = time.perf_counter() - start
     Ledger(output).record(batch.partition, {
-        "run_id": run_id, "n_docs": len(valid), "n_rejected": len(batch.rejected),
+        "run_id": run_id, "n_docs": written, "n_rejected": len(batch.rejected),
         "shards": [s.to_json() for s in shards]})
     summary = {
-        "counts": batch.counts, "seconds": batch.seconds, "documents": len(valid),
+        "counts": batch.counts, "seconds": batch.seconds, "documents": written,
         "rejected": [(r.stage, r.level, r.reason) for r in batch.rejected],
     }
     return {"partition": batch.partition, "summary": pickle.dumps(summary)}

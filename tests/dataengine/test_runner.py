@@ -1,0 +1,148 @@
+"""The runner end to end on real inputs: the sample web over loopback HTTP and real WARC files.
+
+One local Ray serves the whole session; the kill-and-resume test runs the driver in a
+subprocess joined to that Ray, SIGKILLs it mid-run, and reruns.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from dataengine.catalog.catalog import Catalog
+from dataengine.catalog.validate import validate_corpus
+from dataengine.runner.config import load_pipeline, parse_pipeline
+from dataengine.runner.ledger import Ledger
+from dataengine.runner.pipeline import run_pipeline
+from dataengine.sampleweb.generate import SampleWebConfig, generate_site
+from dataengine.sampleweb.server import SampleWebServer
+from dataengine.shards import iter_corpus
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "pipelines" / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def sample_web(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    generate_site(site, SampleWebConfig(pages=30, seed=1))
+    with SampleWebServer(site) as server:
+        yield server
+
+
+def manifest_ids(corpus: Path) -> list[str]:
+    ids = []
+    for path in sorted((corpus / "shards").glob("*.parquet")):
+        if not path.name.endswith(".images.parquet"):
+            ids += pq.read_table(path, columns=["id"]).column("id").to_pylist()
+    return ids
+
+
+def test_sample_web_run_and_rerun(ray_session, sample_web, tmp_path):
+    corpus = tmp_path / "corpus"
+    config = load_pipeline(DEMO, [f"source.url={sample_web.url}sitemap.xml"])
+    result = run_pipeline(config, str(corpus))
+    assert result.partitions_done == result.partitions_total > 1
+    assert result.documents > 10
+    assert validate_corpus(str(corpus)) == []
+
+    reasons = {reason for (_, _, reason) in result.rejected}
+    # the sample web's faults, each a rejected row with its own reason
+    assert {"robots_disallowed", "http_404", "not_an_image", "optout_noai"} <= reasons, reasons
+
+    with Catalog(str(corpus)) as cat:
+        n_docs, n_ok = cat.arrow("select count(*), sum(n_images_ok) from docs").to_pylist()[0].values()
+        assert n_docs == result.documents and n_ok > 0
+        failed = cat.arrow("select count(*) n from images where status = 'failed'").to_pylist()[0]["n"]
+        image_rejections = cat.arrow("select count(*) n from rejected where level = 'image' "
+                                     "and stage = 'fetch_images'").to_pylist()[0]["n"]
+        assert failed == image_rejections > 0  # failed images keep their slot and have a row
+        runs = cat.arrow("select status from runs").to_pylist()
+        assert [r["status"] for r in runs] == ["completed"]
+
+    # documents read back have interleaved text and images in reading order
+    docs = list(iter_corpus(str(corpus)))
+    with_images = [d for d in docs if any(s.kind == "image" for s in d.segments)]
+    assert with_images and all(d.segments for d in docs)
+    for doc in with_images:
+        for img in doc.images:
+            assert (img.status == "ok") == (img.data is not None)
+
+    again = run_pipeline(config, str(corpus))
+    assert again.partitions_done == 0 and again.partitions_skipped == result.partitions_total
+    assert sorted(manifest_ids(corpus)) == sorted(d.id for d in docs)
+
+
+def test_warc_fixtures_with_bad_input(ray_session, fixtures, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("wget-english-sample.warc.gz", "truncated-record.warc.gz", "cc-main-2020-34-sample.warc.gz"):
+        shutil.copy(fixtures / "warc" / name, inputs / name)
+    # a real archive cut in the middle of a record, and one with garbage in the middle
+    data = (fixtures / "warc" / "clueweb09-quirk.warc.gz").read_bytes()
+    (inputs / "cut.warc.gz").write_bytes(data[: len(data) // 2])
+    half = len(data) // 2
+    (inputs / "corrupt.warc.gz").write_bytes(data[:half] + b"\x00garbage" * 250 + data[half + 2000:])
+    # an uncompressed .warc, to cover both forms
+    (inputs / "plain.warc").write_bytes(gzip.decompress((fixtures / "warc" / "edge-cases" / "example.warc.gz").read_bytes()))
+
+    config = parse_pipeline({"name": "warc-test", "source": {"kind": "warc", "paths": [str(inputs / "*")]},
+                             "stages": [{"name": "extract_html"}]})  # no image fetch: never leave loopback
+    corpus = tmp_path / "corpus"
+    result = run_pipeline(config, str(corpus))
+    assert result.partitions_done == 6
+    reasons = Counter()
+    for (_, _, reason), n in result.rejected.items():
+        reasons[reason] += n
+    assert reasons["truncated_record"] == 3, reasons  # the fixture's, the cut file's last record, the damaged record
+    assert reasons["warc_corrupt"] == 1
+    assert reasons["not_html"] >= 1
+    assert validate_corpus(str(corpus)) == []
+    with Catalog(str(corpus)) as cat:
+        rows = cat.arrow("select partition, count(*) n from docs group by 1").to_pylist()
+        per_partition = {r["partition"].split("-")[1]: r["n"] for r in rows}
+        # what was readable is kept
+        assert per_partition["wget"] >= 15 and per_partition["cut"] >= 10 and per_partition["corrupt"] >= 10
+        corrupt = cat.arrow("select detail from rejected where reason = 'warc_corrupt'").to_pylist()
+        assert "corrupt.warc.gz" in corrupt[0]["detail"]
+
+
+def test_kill_and_resume(ray_session, sample_web, tmp_path):
+    corpus = tmp_path / "corpus"
+    address = ray_session.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "dataengine", "run", str(DEMO), "--output", str(corpus), "--address", address,
+           "--set", f"source.url={sample_web.url}sitemap.xml", "--set", "source.pages_per_partition=2"]
+    env = {**os.environ, "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
+    driver = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ledger = Ledger(str(corpus))
+    deadline = time.monotonic() + 240
+    while not ledger.committed() and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    committed_at_kill = len(ledger.committed())
+    assert committed_at_kill >= 1, driver.stderr.read().decode()[-2000:]
+
+    config = load_pipeline(DEMO, [f"source.url={sample_web.url}sitemap.xml", "source.pages_per_partition=2"])
+    resumed = run_pipeline(config, str(corpus))
+    assert resumed.partitions_skipped == committed_at_kill
+    assert resumed.partitions_done == resumed.partitions_total - committed_at_kill
+
+    reference = tmp_path / "reference"
+    clean = run_pipeline(config, str(reference))
+    ids = manifest_ids(corpus)
+    assert len(ids) == len(set(ids)), "a document was written twice"
+    assert sorted(ids) == sorted(manifest_ids(reference)) and len(ids) == clean.documents
+    assert validate_corpus(str(corpus)) == []
+    leftovers = [p for p in corpus.rglob("*") if ".tmp" in p.name or p.name.startswith(".")]
+    assert not leftovers, leftovers
