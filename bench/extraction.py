@@ -23,6 +23,7 @@ Ratios are printed, nothing is asserted. Needs trafilatura: ``pip install -e '.[
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 import time
@@ -180,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per extractor (best one counts)")
     args = parser.parse_args(argv)
-    try:
-        import trafilatura  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("trafilatura") is None:
         print("bench/extraction.py needs trafilatura: pip install -e '.[bench]'", file=sys.stderr)
         return 1
     if not FIXTURES.is_dir():

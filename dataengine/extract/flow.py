@@ -34,6 +34,8 @@ _MEDIA_SELECTOR = "img, picture, figure"
 _GLYPH_CLASSES = frozenset({"emoji", "wp-smiley", "mwe-math-fallback-image-inline",
                             "mwe-math-fallback-image-display", "latex", "tex", "katex-img"})
 _MAX_DATA_TABLE_CELL = 500
+# Deeper nesting is broken markup (thousands of unclosed <font>): its text is kept flat.
+_MAX_DEPTH = 250
 _DATA_URI_PREVIEW = 80
 _URL_PREVIEW = 400
 
@@ -65,6 +67,7 @@ class FlowBuilder:
         self._block_tag = "p"
         self._caption: str | None = None
         self._seen_urls: set[str] = set()
+        self._depth = 0
 
     def run(self, root: LexborNode) -> None:
         """Walk ``root`` and everything below it."""
@@ -86,6 +89,10 @@ class FlowBuilder:
             self.segments.append(Segment.of_text(text, tag=tag))
 
     def _walk(self, node: LexborNode) -> None:
+        if self._depth >= _MAX_DEPTH:
+            self._buffer.append(node.text())
+            return
+        self._depth += 1
         for child in node.iter(include_text=True):
             tag = child.tag
             if tag == "-text":
@@ -111,6 +118,7 @@ class FlowBuilder:
                 self._block(child, tag)
             else:
                 self._walk(child)
+        self._depth -= 1
 
     def _block(self, node: LexborNode, tag: str) -> None:
         self._flush()
@@ -245,7 +253,10 @@ def _clean_attr(value: str | None) -> str | None:
     return normalize_text(value) or None
 
 
-def _collect(node: LexborNode, out: list[str], nested_lists: list[LexborNode] | None) -> None:
+def _collect(node: LexborNode, out: list[str], nested_lists: list[LexborNode] | None, depth: int = 0) -> None:
+    if depth >= _MAX_DEPTH:
+        out.append(node.text())
+        return
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == "-text":
@@ -258,10 +269,10 @@ def _collect(node: LexborNode, out: list[str], nested_lists: list[LexborNode] | 
             continue
         elif tag in _BLOCK_TAGS:
             out.append(LINE_BREAK)
-            _collect(child, out, nested_lists)
+            _collect(child, out, nested_lists, depth + 1)
             out.append(LINE_BREAK)
         else:
-            _collect(child, out, nested_lists)
+            _collect(child, out, nested_lists, depth + 1)
 
 
 def _inline_text(node: LexborNode) -> str:
@@ -272,6 +283,8 @@ def _inline_text(node: LexborNode) -> str:
 
 
 def _list_lines(node: LexborNode, depth: int, lines: list[str]) -> None:
+    if depth >= _MAX_DEPTH:
+        return
     number = 0
     for item in node.iter():
         if item.tag in ("ul", "ol"):  # a list directly inside a list, as sloppy pages write it

@@ -291,6 +291,10 @@ def test_glyph_images_stay_in_the_sentence():
     assert texts(page) == ["We define p_{ij} and smile 🙂 today."] and page.images == []
 
 
+def test_absurd_nesting_keeps_its_text_without_recursion_errors():
+    assert texts(extract("<font>" * 3000 + "deep text")) == ["deep text"]
+
+
 # -- the stage -------------------------------------------------------------------------------------
 
 def _doc(body: bytes, content_type: str | None = "text/html; charset=utf-8") -> Document:
