@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/dataengine demo --out demo-out
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
