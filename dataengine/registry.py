@@ -16,6 +16,13 @@ SOURCES: dict[str, str] = {
 STAGES: dict[str, str] = {
     "extract_html": "dataengine.extract.stage:HtmlExtractor",
     "fetch_images": "dataengine.images.fetch:ImageFetcher",
+    "text_quality": "dataengine.filters.text_quality:TextQualityFilter",
+    "language_id": "dataengine.filters.language:LanguageFilter",
+    "url_blocklist": "dataengine.filters.blocklist:UrlBlocklist",
+    "image_rules": "dataengine.filters.image_rules:ImageRules",
+    "repeated_images": "dataengine.filters.image_rules:RepeatedImages",
+    "clip_score": "dataengine.filters.clip:ClipScorer",
+    "nsfw": "dataengine.filters.nsfw:NsfwFilter",
 }
 
 

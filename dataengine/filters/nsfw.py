@@ -1,0 +1,175 @@
+"""``nsfw``: flag unsafe images with a swappable detector; drop the image or the document.
+
+A detector is anything with ``score(pictures) -> [{label: probability}, ...]`` (the
+``NsfwDetector`` protocol); the image's ``nsfw`` score is its highest label probability.
+Two ship here:
+
+- ``nudenet``: NudeNet's ONNX detector, the ``320n.onnx`` bundled in the ``nudenet`` wheel
+  (no download), run by onnxruntime. An image scores the confidence of its most confident
+  exposed-body-part detection (``labels``), 0 when there is none.
+- ``clip_head``: a safety head on CLIP image embeddings (LAION-style), given its weights:
+  a torch file with the state dict of a stack of ``Linear`` layers (ReLU between them, one
+  output logit), applied to the normalised embedding of the open_clip model it was trained
+  on; the score is the sigmoid of the logit.
+
+A model stage: run it on an actor pool so the detector loads once per actor.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from dataengine.filters.clip import default_device, load_clip
+from dataengine.filters.images import apply_action, check_action, fail_image, open_rgb, scorable
+from dataengine.stages.base import Stage
+from schemas import Document
+
+# NudeNet labels that make an image unsafe (covered parts, faces and feet do not).
+NUDENET_UNSAFE = ("FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "FEMALE_BREAST_EXPOSED",
+                  "BUTTOCKS_EXPOSED", "ANUS_EXPOSED")
+
+
+class NsfwDetector(Protocol):
+    """Scores pictures: for each, the probability of each unsafe label it found."""
+
+    def score(self, pictures: list[Any]) -> list[dict[str, float]]:
+        """One ``{label: probability}`` per RGB PIL picture (empty when nothing unsafe is seen)."""
+
+
+class NudeNetDetector:
+    """NudeNet's bundled ONNX detector; ``model_path`` swaps in another NudeNet ONNX file."""
+
+    def __init__(self, model_path: str | None = None, labels: list[str] = NUDENET_UNSAFE, device: str = "cpu"):
+        import onnxruntime
+        from nudenet import NudeDetector
+
+        path = model_path or str(resources.files("nudenet").joinpath("320n.onnx"))
+        self.detector = NudeDetector(model_path=path)
+        # NudeDetector builds its session without naming providers, which GPU builds of
+        # onnxruntime refuse; give it one with the providers we want.
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda") and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        self.detector.onnx_session = onnxruntime.InferenceSession(path, providers=providers)
+        self.labels = frozenset(labels)
+
+    def score(self, pictures: list[Any]) -> list[dict[str, float]]:
+        """The most confident detection per unsafe label, for each picture."""
+        # NudeNet expects OpenCV's channel order (BGR), as cv2.imread gives it.
+        arrays = [np.ascontiguousarray(np.asarray(p)[:, :, ::-1]) for p in pictures]
+        out = []
+        for detections in self.detector.detect_batch(arrays, batch_size=len(arrays)):
+            found: dict[str, float] = {}
+            for det in detections:
+                if det["class"] in self.labels:
+                    found[det["class"]] = max(found.get(det["class"], 0.0), float(det["score"]))
+            out.append(found)
+        return out
+
+
+def mlp_from_state_dict(state: dict[str, Any]) -> Any:
+    """``Linear`` layers (ReLU between) rebuilt from a state dict of ``*.weight``/``*.bias`` pairs, in order."""
+    import torch
+
+    prefixes = list(dict.fromkeys(k.rpartition(".")[0] for k in state))  # "" for a bare Linear's keys
+    layers: list[torch.nn.Module] = []
+    for n, prefix in enumerate(prefixes):
+        dot = f"{prefix}." if prefix else ""
+        weight, bias = state.get(f"{dot}weight"), state.get(f"{dot}bias")
+        if weight is None or weight.ndim != 2:
+            raise ValueError(f"safety head: {prefix!r} is not a Linear layer (needs a 2-d weight)")
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+        linear.load_state_dict({"weight": weight, **({"bias": bias} if bias is not None else {})})
+        layers += [linear] if n == len(prefixes) - 1 else [linear, torch.nn.ReLU()]
+    if not layers or layers[-1].out_features != 1:
+        raise ValueError("safety head: the last layer must output one logit")
+    return torch.nn.Sequential(*layers).eval()
+
+
+class ClipSafetyHead:
+    """A safety head over open_clip image embeddings: ``head`` is its weights file."""
+
+    def __init__(self, head: str, model: str = "ViT-L-14", pretrained: str | None = "openai",
+                 device: str = "cpu", precision: str = "fp32"):
+        import torch
+
+        self.device = device
+        self.model, self.preprocess, _ = load_clip(model, pretrained, device, precision)
+        self.dtype = next(self.model.parameters()).dtype
+        self.head = mlp_from_state_dict(torch.load(head, map_location="cpu", weights_only=True)).to(device)
+        width = self.head[0].in_features
+        embed_dim = self.embed([Image.new("RGB", (8, 8))]).shape[-1]
+        if width != embed_dim:
+            raise ValueError(f"safety head {head}: takes {width}-d embeddings, {model} gives {embed_dim}-d")
+
+    def embed(self, pictures: list[Any]) -> Any:
+        """Normalised CLIP image embeddings, one row per picture."""
+        import torch
+
+        with torch.inference_mode():
+            batch = torch.stack([self.preprocess(p) for p in pictures]).to(self.device, self.dtype)
+            return self.model.encode_image(batch, normalize=True).float()
+
+    def score(self, pictures: list[Any]) -> list[dict[str, float]]:
+        """The head's probability of ``nsfw`` for each picture."""
+        import torch
+
+        with torch.inference_mode():
+            probs = torch.sigmoid(self.head(self.embed(pictures))).squeeze(-1)
+        return [{"nsfw": float(p)} for p in probs]
+
+
+DETECTORS = {"nudenet": NudeNetDetector, "clip_head": ClipSafetyHead}
+
+
+class NsfwFilter(Stage):
+    """Score fetched images for nudity; fail the image or drop the document at ``threshold``.
+
+    ``detector``: a name of ``DETECTORS`` built with ``detector_params`` (plus ``device``),
+    or, from Python, any ``NsfwDetector``. ``image.scores["nsfw"]`` keeps every image's
+    score; at or above ``threshold`` the reason is ``nsfw_high`` (detail: the label).
+    """
+
+    name = "nsfw"
+
+    def __init__(self, detector: str | NsfwDetector = "nudenet", detector_params: dict[str, Any] | None = None,
+                 threshold: float = 0.5, action: str = "drop_image", batch_size: int = 16,
+                 device: str | None = None):
+        super().__init__()
+        self.threshold, self.action, self.batch_size = threshold, check_action(self.name, action), batch_size
+        if isinstance(detector, str):
+            if detector not in DETECTORS:
+                raise ValueError(f"{self.name}: unknown detector {detector!r}; known: {', '.join(DETECTORS)}")
+            try:
+                detector = DETECTORS[detector](device=device or default_device(), **(detector_params or {}))
+            except TypeError as exc:
+                raise ValueError(f"{self.name}: detector_params: {exc}") from None
+        self.detector = detector
+
+    def process_batch(self, docs: list[Document]) -> list[Document]:
+        """Score the batch's images a detector batch at a time, then apply the policy."""
+        items = [(doc, image) for doc in docs for image in scorable(doc)]
+        dropped: set[int] = set()
+        for start in range(0, len(items), self.batch_size):
+            chunk, pictures = [], []
+            for doc, image in items[start:start + self.batch_size]:
+                try:
+                    pictures.append(open_rgb(image.data))
+                except Exception as exc:  # undecodable bytes: the image goes, with the reason
+                    fail_image(self, doc, image, "decode_failed", detail=f"{type(exc).__name__}: {exc}"[:500])
+                    continue
+                chunk.append((doc, image))
+            if not chunk:
+                continue
+            for (doc, image), labels in zip(chunk, self.detector.score(pictures)):
+                label = max(labels, key=labels.get) if labels else None
+                image.scores["nsfw"] = labels[label] if label else 0.0
+                if label and id(doc) not in dropped and image.scores["nsfw"] >= self.threshold:
+                    if apply_action(self, doc, image, self.action, "nsfw_high", value=image.scores["nsfw"],
+                                    threshold=self.threshold, detail=label):
+                        dropped.add(id(doc))
+        return [doc for doc in docs if id(doc) not in dropped]
