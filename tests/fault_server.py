@@ -8,7 +8,8 @@ Tests point fetchers at ``server.url + path`` and check that every fault ends as
     /flaky/<tag>                            503 + ``Retry-After: 1`` on the first request for <tag>, then a good JPEG
     /fault/reset                            the connection is reset (RST) without a response
     /fault/stall                            the request is read, then nothing is sent (read timeout)
-    /fault/drip                             200, Content-Length 4096, one byte every ``drip_interval`` s
+    /fault/drip /fault/drip-page            200, Content-Length 4096, one byte every ``drip_interval`` s
+                                            (served as image/jpeg and as text/html)
     /redirect/loop-a <-> /redirect/loop-b   a redirect loop
     /redirect/chain/<n>                     n redirects, then a good JPEG
     /redirect/ok                            one redirect to a good JPEG
@@ -54,11 +55,11 @@ import numpy as np
 from PIL import Image
 
 # Payloads above this many bytes; a fetcher configured with max_bytes = LARGE_BYTES rejects them.
-LARGE_BYTES = 200_000
+LARGE_BYTES = 300_000
 DRIP_BYTES = 4096
 # Characters outside ASCII, so that a wrong charset is visible in the decoded text.
 CHARSET_TEXT = "Crème brûlée à la façon de Noël: naïve déjà-vu, señor Müller’s “smörgåsbord”. "
-GOOD = {"astronaut.jpg": ("astronaut", "JPEG"), "coffee.png": ("coffee", "PNG"),
+GOOD = {"astronaut.jpg": ("astronaut", "JPEG"), "coffee.png": ("coffee", "PNG"),  # every one < LARGE_BYTES
         "chelsea.webp": ("chelsea", "WEBP"), "rocket.jpg": ("rocket", "JPEG"), "camera.png": ("camera", "PNG")}
 
 
@@ -125,7 +126,8 @@ def static_routes() -> dict[str, tuple[bytes, str, dict[str, str]]]:
     jpeg = encode(photo("astronaut"), "JPEG", quality=90)
     large = encode(photo("astronaut").resize((1024, 1024)), "JPEG", quality=100)
     assert len(large) > LARGE_BYTES
-    routes = {f"/ok/{name}": (encode(photo(src), fmt), f"image/{fmt.lower()}", {}) for name, (src, fmt) in GOOD.items()}
+    routes = {f"/ok/{name}": (encode(photo(src).reduce(2 if fmt == "PNG" else 1), fmt), f"image/{fmt.lower()}", {})
+              for name, (src, fmt) in GOOD.items()}
     header_wrong = _charset_page("Déclaré utf-8").replace("{meta}", "").encode("cp1252")
     meta_wrong = _charset_page("Déclaré latin-1").replace(
         "{meta}", '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">').encode("utf-8")
@@ -214,8 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/fault/stall":
             srv.stopping.wait(srv.stall_seconds)
             self.close_connection = True
-        elif path == "/fault/drip":
-            self._drip()
+        elif path in ("/fault/drip", "/fault/drip-page"):
+            self._drip("text/html" if path.endswith("page") else "image/jpeg")
         else:
             self._send(_ERROR_PAGE, "text/html", {}, 404)
 
@@ -236,9 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.wfile.write(body)
 
-    def _drip(self) -> None:
+    def _drip(self, content_type: str) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(DRIP_BYTES))
         self.end_headers()
         self.close_connection = True
@@ -255,6 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # clients hang up on purpose here (size limits, timeouts); that is not a server error
 
     def __init__(self, address, stall_seconds: float, drip_interval: float):
         super().__init__(address, _Handler)

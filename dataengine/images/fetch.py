@@ -1,126 +1,147 @@
-"""``fetch_images``: download every pending image of each document and describe its bytes.
+"""``fetch_images``: download every pending image of each document, check it and resize it.
 
-An image that cannot be had keeps its slot in the document (``status: failed`` and the
-reason in ``error``) and gets an image-level ``rejected`` row, so positions never shift
-and nothing disappears. Images whose response carries ``X-Robots-Tag: noai`` or
-``noimageai`` are opted out of AI use and are not kept.
+Downloads go through ``HttpClient`` (robots.txt of each image host, per-host concurrency,
+refused schemes and addresses, timeouts, size limit, retries, ``X-Robots-Tag: noai`` /
+``noimageai`` and ``tdm-reservation`` opt-outs); the bytes then go through ``ImageProcessor``
+(img2dataset's ``Resizer`` after our checks). ``data:`` URIs are decoded instead of fetched,
+and bytes the extractor already decoded are processed as they are.
+
+An image that cannot be had keeps its slot in the document (``status: failed``, the reason in
+``error``) and gets an image-level ``rejected`` row, so positions never shift and nothing
+disappears; a kept image gets its bytes, width, height, format and sha256 (of the stored bytes)
+and ``status: ok``.
+
+The downloads run on a thread pool inside the partition's task: they wait on sockets, and
+OpenCV releases the GIL while it decodes and encodes, so threads keep a core busy without
+moving image bytes between processes, and the images stay beside their documents (no join
+after the fact). Work is interleaved across hosts so that threads rarely wait for a busy
+host's slot. With ``resources: {concurrency: N}`` the stage runs on N long-lived Ray actors
+instead, which keeps connection pools and robots.txt verdicts across partitions. Per-host
+limits hold per worker, not across the cluster.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
-import warnings
+import traceback
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes, urlsplit
+from itertools import chain, zip_longest
+from urllib.parse import urlsplit
 
-import requests
-from PIL import Image
-
+from dataengine.extract.images import BadDataUri, decode_data_uri
+from dataengine.images.http import FetchError, HttpClient, HttpConfig
+from dataengine.images.process import ImageProcessor, ImageRejected, Prepared, ResizeConfig
 from dataengine.stages.base import Stage
 from schemas import Document, ImageRecord
 
-_OPT_OUT = ("noai", "noimageai")
+# Content-Types an image URL may answer with; none at all is fine too (the bytes are judged).
+IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
 
 
 @dataclass
-class Fetched:
-    """The outcome of fetching one image: bytes, or the reason there are none."""
+class Failure:
+    """Why one image was not kept, as it goes into the ``rejected`` row."""
 
-    data: bytes | None = None
-    error: str | None = None
+    reason: str
     detail: str | None = None
-
-
-def decode_data_uri(uri: str) -> bytes:
-    """The bytes of a ``data:`` URI (base64 or percent-encoded); ``ValueError`` if malformed."""
-    head, sep, payload = uri.partition(",")
-    if not sep or not head.startswith("data:"):
-        raise ValueError("not a data: URI")
-    if head.endswith(";base64"):
-        return base64.b64decode(payload, validate=True)
-    return unquote_to_bytes(payload)
-
-
-def describe(image: ImageRecord, data: bytes, max_pixels: int) -> str | None:
-    """Fill width, height, format and sha256 from the bytes; return a failure reason or ``None``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                if width * height > max_pixels:
-                    return "too_many_pixels"
-                fmt = (im.format or "").lower()
-                im.load()  # decodes fully: truncated files fail here, not in training
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "too_many_pixels"
-    except Exception:  # PIL raises many types for bad bytes
-        return "not_an_image"
-    image.width, image.height, image.format = width, height, fmt
-    image.sha256 = hashlib.sha256(data).hexdigest()
-    image.data = data
-    return None
+    value: float | None = None
+    threshold: float | None = None
 
 
 class ImageFetcher(Stage):
-    """Download pending images over HTTP(S) (``data:`` URIs are decoded in place)."""
+    """Download, check and resize the pending images of each document.
+
+    Network: ``timeout`` (read timeout, s), ``connect_timeout``, ``max_seconds`` (a whole
+    transfer), ``max_bytes``, ``max_redirects``, ``retries`` and ``backoff`` (429/5xx and dropped
+    connections), ``max_retry_wait`` (longest ``Retry-After`` honoured), ``threads``,
+    ``max_per_host``, ``user_agent`` (its first word is the robots.txt token), ``respect_robots``,
+    ``respect_noai`` (X-Robots-Tag noai/noimageai and tdm-reservation), ``allow_private``
+    (``false``, ``true`` or a list of CIDR networks that may be contacted).
+    Images: img2dataset's ``image_size``, ``resize_mode``, ``resize_only_if_bigger``,
+    ``encode_format``, ``encode_quality``, ``skip_reencode``, ``min_image_size``,
+    ``max_aspect_ratio``, and ``max_pixels`` (decompression-bomb limit).
+    """
 
     name = "fetch_images"
+    version = "2"
 
-    def __init__(self, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1024, max_pixels: int = 64_000_000,
-                 threads: int = 16, user_agent: str = "dataengine", respect_noai: bool = True):
+    def __init__(self, timeout: float = 10.0, connect_timeout: float = 5.0, max_seconds: float = 60.0,
+                 max_bytes: int = 20 * 1024 * 1024, max_redirects: int = 5, retries: int = 2, backoff: float = 0.5,
+                 max_retry_wait: float = 10.0, threads: int = 32, max_per_host: int = 8,
+                 user_agent: str = "dataengine", respect_robots: bool = True, respect_noai: bool = True,
+                 allow_private: bool | list[str] = False, image_size: int = 1024,
+                 resize_mode: str = "keep_ratio_largest", resize_only_if_bigger: bool = True,
+                 encode_format: str = "jpg", encode_quality: int = 95, skip_reencode: bool = False,
+                 min_image_size: int = 0, max_aspect_ratio: float = float("inf"), max_pixels: int = 64_000_000):
         super().__init__()
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.max_pixels = max_pixels
+        if threads < 1:
+            raise ValueError(f"fetch_images: threads must be at least 1, got {threads}")
         self.threads = threads
-        self.user_agent = user_agent
-        self.respect_noai = respect_noai
+        self.http = HttpClient(HttpConfig(
+            user_agent=user_agent, connect_timeout=connect_timeout, read_timeout=timeout, max_seconds=max_seconds,
+            max_bytes=max_bytes, max_redirects=max_redirects, retries=retries, backoff=backoff,
+            max_retry_wait=max_retry_wait, max_per_host=max_per_host, respect_robots=respect_robots,
+            optout_directives=("noai", "noimageai") if respect_noai else (), respect_tdm=respect_noai,
+            accept_types=IMAGE_TYPES, allow_private=allow_private))
+        self.processor = ImageProcessor(ResizeConfig(
+            image_size=image_size, resize_mode=resize_mode, resize_only_if_bigger=resize_only_if_bigger,
+            encode_format=encode_format, encode_quality=encode_quality, skip_reencode=skip_reencode,
+            min_image_size=min_image_size, max_aspect_ratio=max_aspect_ratio, max_pixels=max_pixels))
 
-    def _get(self, session: requests.Session, url: str) -> Fetched:
-        scheme = urlsplit(url).scheme
-        if scheme == "data":
-            try:
-                return Fetched(decode_data_uri(url))
-            except ValueError as exc:
-                return Fetched(error="bad_data_uri", detail=str(exc))
-        if scheme not in ("http", "https"):
-            return Fetched(error="unsupported_scheme", detail=scheme)
+    def fetch_one(self, image: ImageRecord) -> Prepared | Failure:
+        """Get and prepare one image (never raises: every problem is a ``Failure``)."""
         try:
-            with session.get(url, timeout=self.timeout, stream=True) as resp:
-                if resp.status_code != 200:
-                    return Fetched(error=f"http_{resp.status_code}")
-                robots = resp.headers.get("X-Robots-Tag", "").lower()
-                if self.respect_noai and any(tag in robots for tag in _OPT_OUT):
-                    return Fetched(error="optout_noai", detail=robots)
-                data = resp.raw.read(self.max_bytes + 1, decode_content=True)
-        except requests.RequestException as exc:
-            return Fetched(error="fetch_failed", detail=f"{type(exc).__name__}: {exc}"[:500])
-        if len(data) > self.max_bytes:
-            return Fetched(error="too_large")
-        return Fetched(data)
+            content_type = None
+            if image.data is not None:  # decoded from a data: URI by the extractor
+                data = image.data
+            elif image.url and image.url[:5].lower() == "data:":
+                decoded = decode_data_uri(image.url)
+                data, content_type = decoded.data, decoded.mime
+            elif image.url:
+                response = self.http.get(image.url)
+                data, content_type = response.body, response.headers.get("content-type")
+            else:
+                return Failure("no_image_url")
+            return self.processor(data, content_type)
+        except (FetchError, ImageRejected) as exc:
+            return Failure(exc.reason, exc.detail, exc.value, exc.threshold)
+        except BadDataUri as exc:
+            return Failure("bad_data_uri", str(exc))
+        except Exception as exc:  # one bad image must not take its partition down
+            return Failure(f"error:{type(exc).__name__}", f"{exc}\n{traceback.format_exc(limit=3)}"[:2000])
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
-        """Fetch all pending images of the batch concurrently, then describe each."""
-        todo = [(doc, img) for doc in docs for img in doc.images if img.status == "pending"]
-        session = requests.Session()
-        session.headers["User-Agent"] = self.user_agent
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.threads)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        with ThreadPoolExecutor(self.threads) as pool:
-            results = list(pool.map(lambda pair: self._get(session, pair[1].url or ""), todo))
-        for (doc, img), fetched in zip(todo, results):
-            error, detail = fetched.error, fetched.detail
-            if error is None:
-                error = describe(img, fetched.data, self.max_pixels)
-            if error is None:
-                img.status = "ok"
+        """Fetch all pending images of the batch concurrently; every document is kept."""
+        todo = [(doc, image) for doc in docs for image in doc.images if image.status == "pending"]
+        ordered = _across_hosts([image for _, image in todo])
+        with ThreadPoolExecutor(min(self.threads, max(1, len(todo)))) as pool:
+            outcomes = dict(zip(map(id, ordered), pool.map(self.fetch_one, ordered)))
+        for doc, image in todo:
+            outcome = outcomes[id(image)]
+            if isinstance(outcome, Prepared):
+                image.data, image.width, image.height = outcome.data, outcome.width, outcome.height
+                image.format, image.sha256, image.status, image.error = outcome.format, outcome.sha256, "ok", None
                 continue
-            img.status, img.error, img.data = "failed", error, None
-            self.reject(doc, error, level="image", image_index=img.index, detail=detail,
-                        url=img.url if img.url and not img.url.startswith("data:") else None)
+            image.status, image.error, image.data = "failed", outcome.reason, None
+            url = image.url if image.url and image.url[:5].lower() != "data:" else None
+            self.reject(doc, outcome.reason, level="image", image_index=image.index, detail=outcome.detail,
+                        value=outcome.value, threshold=outcome.threshold, url=url)
         return docs
+
+
+def _host_of(url: str | None) -> str:
+    if not url or url[:5].lower() == "data:":
+        return ""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:  # a malformed URL; the fetch reports it
+        return ""
+
+
+def _across_hosts(images: list[ImageRecord]) -> list[ImageRecord]:
+    """``images`` reordered round-robin over hosts, so consecutive downloads go to different hosts."""
+    by_host: dict[str, list[ImageRecord]] = defaultdict(list)
+    for image in images:
+        by_host[_host_of(image.url)].append(image)
+    return [image for image in chain.from_iterable(zip_longest(*by_host.values())) if image is not None]

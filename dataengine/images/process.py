@@ -1,0 +1,197 @@
+"""From downloaded bytes to the image we keep: checked, normalised, then img2dataset's ``Resizer``.
+
+img2dataset's ``Resizer`` (OpenCV) does the resizing (resize modes, target size, only-if-bigger),
+the RGB conversion (CMYK JPEGs included, alpha matted onto white) and the encoding (format,
+quality). Before it, a cheap look at the bytes with Pillow rejects, each with its own reason,
+what it would get wrong or waste time on:
+
+- ``unsupported_format:svg`` (vector images are not rendered) and ``unsupported_format:<fmt>``
+  for raster formats OpenCV cannot read; ``not_an_image`` for bytes no decoder recognises;
+- ``too_many_pixels`` for decompression bombs, judged from the header before decoding;
+- ``animated_image`` for animated GIF/WebP/PNG: one frame of an animation is rarely what the
+  page meant to show, and the frames are not worth keeping as separate images;
+- ``truncated_image`` and ``corrupt_image``: OpenCV decodes a cut or bit-flipped JPEG without
+  complaint (grey or garbled blocks), so JPEGs are decoded once at 1/8 scale (cheap DCT
+  scaling) to find out, PNG and WebP are checked for their end markers, and anything OpenCV
+  then fails to decode is ``corrupt_image``.
+
+Kept after conversion: 16-bit images (OpenCV's 8-bit encoders would clip every value above
+255, turning a photo white, so they are scaled to 8 bits first) and images with an EXIF
+orientation (OpenCV ignores it, so they are turned upright first). Re-encoding drops the
+EXIF block, and with it camera and GPS data; with ``skip_reencode`` the original bytes are
+kept when no resize is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from img2dataset.resizer import Resizer
+from PIL import Image, ImageOps
+
+from dataengine.shards.layout import sniff_image_format
+
+# Formats OpenCV's imdecode reads (as Pillow names them).
+_DECODABLE = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "JPEG2000"}
+_HIGH_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
+_ORIENTATION = 0x0112
+_PNG_END = b"IEND\xaeB`\x82"
+_RESIZER_REASONS = {"image too small": "image_too_small", "aspect ratio too large": "aspect_ratio_too_large"}
+
+
+class ImageRejected(Exception):
+    """Bytes that do not become a kept image; ``reason`` is the rejection reason."""
+
+    def __init__(self, reason: str, detail: str | None = None, value: float | None = None,
+                 threshold: float | None = None):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.value = value
+        self.threshold = threshold
+
+
+@dataclass
+class ResizeConfig:
+    """img2dataset's resizing options, plus our pixel limit.
+
+    ``resize_mode`` is one of img2dataset's: ``no``, ``keep_ratio`` (shorter side to
+    ``image_size``), ``keep_ratio_largest`` (longer side to ``image_size``), ``center_crop``,
+    ``border``. ``encode_format`` is ``jpg``, ``png`` or ``webp``; ``encode_quality`` is the
+    JPEG/WebP quality or the PNG compression level (0-9).
+    """
+
+    image_size: int = 1024
+    resize_mode: str = "keep_ratio_largest"
+    resize_only_if_bigger: bool = True
+    encode_format: str = "jpg"
+    encode_quality: int = 95
+    skip_reencode: bool = False
+    min_image_size: int = 0
+    max_aspect_ratio: float = float("inf")
+    max_pixels: int = 64_000_000
+
+
+@dataclass
+class Prepared:
+    """An image ready for the shard: its bytes and what describes them."""
+
+    data: bytes
+    width: int
+    height: int
+    format: str
+    sha256: str
+
+
+def is_svg(data: bytes, content_type: str | None = None) -> bool:
+    """True for SVG: declared ``image/svg+xml``, or markup that opens an ``<svg>`` element."""
+    if content_type and content_type.split(";", 1)[0].strip().lower() == "image/svg+xml":
+        return True
+    head = data[:1024].lstrip().lower()
+    return head.startswith(b"<svg") or (head.startswith((b"<?xml", b"<!doctype svg")) and b"<svg" in head)
+
+
+def _is_truncated(fmt: str, data: bytes) -> bool:
+    if fmt == "PNG":
+        return _PNG_END not in data
+    if fmt == "WEBP":  # RIFF header: little-endian size of everything after the first 8 bytes
+        return int.from_bytes(data[4:8], "little") + 8 > len(data)
+    return False
+
+
+def _check_jpeg(im: Image.Image) -> None:
+    im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+    try:
+        im.load()
+    except OSError as exc:
+        reason = "truncated_image" if "truncated" in str(exc) else "corrupt_image"
+        raise ImageRejected(reason, f"{type(exc).__name__}: {exc}") from None
+
+
+def _upright_8bit(im: Image.Image, high_bit: bool) -> bytes:
+    """A lossless PNG of ``im`` turned upright and scaled to 8 bits per channel."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in _HIGH_BIT_MODES:
+        values = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or values.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(values * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
+    elif im.mode not in ("RGB", "RGBA", "L", "LA"):
+        im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+    out = io.BytesIO()
+    im.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+class ImageProcessor:
+    """Check, normalise and resize image bytes; raise ``ImageRejected`` with the reason."""
+
+    def __init__(self, config: ResizeConfig):
+        self.config = config
+        self.resizer = Resizer(
+            image_size=config.image_size, resize_mode=config.resize_mode,
+            resize_only_if_bigger=config.resize_only_if_bigger, encode_format=config.encode_format,
+            encode_quality=config.encode_quality, skip_reencode=config.skip_reencode,
+            min_image_size=config.min_image_size, max_aspect_ratio=config.max_aspect_ratio)
+        # The Resizer silences OpenCV by pointing file descriptors 1 and 2 at /dev/null and back;
+        # two threads doing that at once leave stdout and stderr silenced for good. img2dataset
+        # itself resizes on one thread, and so do we.
+        self._resize_lock = threading.Lock()
+
+    def __call__(self, data: bytes, content_type: str | None = None) -> Prepared:
+        """The kept form of ``data`` (``content_type`` as the server declared it, if any)."""
+        if is_svg(data, content_type):
+            raise ImageRejected("unsupported_format:svg", "vector images are not rendered")
+        stream = io.BytesIO(data)
+        normalised = self._inspect(data)
+        if normalised is not None:
+            stream = io.BytesIO(normalised)
+        with self._resize_lock:
+            out, width, height, _, _, error = self.resizer(stream)
+        if error is not None:
+            reason = _RESIZER_REASONS.get(error, "corrupt_image")
+            raise ImageRejected(reason, f"img2dataset resizer: {error}")
+        fmt = sniff_image_format(out) or self.config.encode_format
+        return Prepared(out, width, height, "jpeg" if fmt in ("jpg", "jpeg") else fmt,
+                        hashlib.sha256(out).hexdigest())
+
+    def _inspect(self, data: bytes) -> bytes | None:
+        """Reject what the resizer must not see; return replacement bytes when conversion is needed."""
+        limit = self.config.max_pixels
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides
+                im = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            raise ImageRejected("too_many_pixels", str(exc), threshold=float(limit)) from None
+        except Exception as exc:  # Pillow raises many types for bytes it cannot identify
+            raise ImageRejected("not_an_image", f"{type(exc).__name__}: {exc}"[:300]) from None
+        with im:
+            fmt = im.format or ""
+            pixels = im.width * im.height
+            if fmt not in _DECODABLE:
+                raise ImageRejected(f"unsupported_format:{fmt.lower() or 'unknown'}")
+            if pixels > limit:
+                raise ImageRejected("too_many_pixels", f"{im.width}x{im.height}", value=float(pixels),
+                                    threshold=float(limit))
+            if fmt != "MPO" and getattr(im, "is_animated", False):  # MPO: a JPEG with a preview, not a movie
+                raise ImageRejected("animated_image", f"{fmt} with {getattr(im, 'n_frames', '?')} frames",
+                                    value=float(getattr(im, "n_frames", 2)))
+            if _is_truncated(fmt, data):
+                raise ImageRejected("truncated_image", f"{fmt} without its end marker")
+            high_bit = im.mode in _HIGH_BIT_MODES or (fmt == "PNG" and data[24:25] == b"\x10")
+            rotated = im.getexif().get(_ORIENTATION, 1) not in (1, None)
+            if fmt in ("JPEG", "MPO"):
+                _check_jpeg(im)
+            if not (high_bit or rotated):
+                return None
+            if fmt in ("JPEG", "MPO"):
+                im = Image.open(io.BytesIO(data))  # the checked one was decoded at 1/8 scale
+            try:
+                return _upright_8bit(im, high_bit)
+            except OSError as exc:
+                raise ImageRejected("corrupt_image", f"{type(exc).__name__}: {exc}") from None
