@@ -57,8 +57,9 @@ from PIL import Image
 # Payloads above this many bytes; a fetcher configured with max_bytes = LARGE_BYTES rejects them.
 LARGE_BYTES = 300_000
 DRIP_BYTES = 4096
-# Characters outside ASCII, so that a wrong charset is visible in the decoded text.
-CHARSET_TEXT = "Crème brûlée à la façon de Noël: naïve déjà-vu, señor Müller’s “smörgåsbord”. "
+# French prose with characters outside ASCII, so that a wrong charset shows in the decoded text.
+CHARSET_TEXT = ("Le marché de Noël s'installe cette année sur la place de l'église. Les exposants, venus de "
+                "toute la région, proposent des crêpes, du vin chaud et des décorations réalisées à la main. ")
 GOOD = {"astronaut.jpg": ("astronaut", "JPEG"), "coffee.png": ("coffee", "PNG"),  # every one < LARGE_BYTES
         "chelsea.webp": ("chelsea", "WEBP"), "rocket.jpg": ("rocket", "JPEG"), "camera.png": ("camera", "PNG")}
 
