@@ -1,20 +1,27 @@
-"""WARC (and ARC) files as a source: one partition per file, one document per HTML response.
+"""WARC, ARC and WET files as a source: one partition per file, one document per HTML response.
+
+Files are named by ``paths`` (files, globs) and/or ``path_list`` (Common Crawl's
+``warc.paths.gz`` form), local or remote (``s3://...``); see ``dataengine.sources.paths``.
+HTML responses become documents carrying their raw page, for ``extract_html``. WET
+``conversion`` records become text-only documents (``dataengine.sources.wet``).
 
 Records that cannot become documents are not dropped silently: a non-HTML response, a
 record whose body is shorter than its declared length, and a file that stops parsing
-half-way all become ``rejected`` rows naming the file and the offset.
+half-way (or cannot be opened) all become ``rejected`` rows naming the file and the offset.
+Requests, metadata and warcinfo records are not candidate documents and are skipped.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Iterator
+from typing import Any, Iterator
 
-import fsspec
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from dataengine.sources.base import Partition, Source, partition_id
+from dataengine.sources.paths import input_files, open_input
+from dataengine.sources.wet import conversion_document
 from schemas import Document, RawPage, Rejection, SourceRef, document_id
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -22,49 +29,92 @@ _DOCUMENT_RECORDS = ("response", "resource")
 STAGE = "source:warc"
 
 
-def expand_paths(paths: list[str] | str) -> list[str]:
-    """Expand local or remote globs into a sorted list of files; a pattern matching nothing is an error."""
-    out: list[str] = []
-    for pattern in [paths] if isinstance(paths, str) else paths:
-        fs, _ = fsspec.core.url_to_fs(pattern)
-        matches = fs.glob(pattern) if any(c in pattern for c in "*?[") else ([pattern] if fs.exists(pattern) else [])
-        if not matches:
-            raise FileNotFoundError(f"WARC source: {pattern!r} matches no file")
-        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-        out += [m if "://" in m or protocol == "file" else f"{protocol}://{m}" for m in matches]
-    return sorted(set(out))
+class GzipIntegrityCheck:
+    """A read-through wrapper that decompresses gzip members on the side to find corruption.
+
+    warcio prints a decompression error to stderr and carries on, losing every record after
+    the damage without a trace; this wrapper notices it, so the loss becomes a rejected row.
+    """
+
+    def __init__(self, fileobj):
+        self.fileobj = fileobj
+        self.position = 0
+        self.error: str | None = None
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def read(self, size: int = -1) -> bytes:
+        """Read from the wrapped file, checking the bytes as they pass."""
+        data = self.fileobj.read(size)
+        if self.error is None:
+            self._check(data)
+        self.position += len(data)
+        return data
+
+    def tell(self) -> int:
+        """Bytes read so far."""
+        return self.position
+
+    def _check(self, data: bytes) -> None:
+        while data:
+            try:
+                self._inflate.decompress(data)  # output discarded; only integrity matters
+            except zlib.error as exc:
+                self.error = f"corrupt gzip data near byte {self.position}: {exc}"
+                return
+            if not self._inflate.eof:
+                return
+            data = self._inflate.unused_data  # the next gzip member starts here
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
 
 class WarcSource(Source):
-    """Read HTML responses from WARC/ARC files (``.warc``, ``.warc.gz``, ``.arc.gz``; local or remote)."""
+    """Read HTML responses and WET text from WARC/ARC/WET files (plain or gzipped; local or remote)."""
 
     name = "warc"
 
-    def __init__(self, paths: list[str] | str, max_body_bytes: int = 10 * 1024 * 1024):
+    def __init__(self, paths: list[str] | str | None = None, path_list: list[str] | str | None = None,
+                 prefix: str | None = None, storage_options: dict[str, Any] | None = None,
+                 max_body_bytes: int = 10 * 1024 * 1024):
         self.paths = paths
+        self.path_list = path_list
+        self.prefix = prefix
+        self.storage_options = storage_options
         self.max_body_bytes = max_body_bytes
 
     def partitions(self) -> list[Partition]:
         """One partition per file."""
-        return [Partition(partition_id("warc", p), p) for p in expand_paths(self.paths)]
+        files = input_files(self.paths, self.path_list, self.prefix, self.storage_options, "warc source")
+        return [Partition(partition_id("warc", p), p) for p in files]
 
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
         """Yield a document per HTML response record, a rejection per unusable record."""
         uri = partition.uri
         offset = 0
         try:
-            with fsspec.open(uri, "rb") as f:
-                records = ArchiveIterator(f, arc2warc=True)
+            with open_input(uri, "rb", self.storage_options) as f:
+                gzipped = f.read(2) == b"\x1f\x8b"
+                f.seek(0)
+                stream = GzipIntegrityCheck(f) if gzipped else f
+                records = ArchiveIterator(stream, arc2warc=True)
                 for record in records:
-                    offset = records.get_record_offset()
+                    # Where this record starts. get_record_offset() would read the record to its end
+                    # first, leaving an empty body for _record; its length is known once it is read.
+                    offset = records.offset
                     item = self._record(record, uri, offset)
+                    if isinstance(item, Document):
+                        item.source.length = records.get_record_length()
                     if item is not None:
                         yield item
+            if gzipped and stream.error:
+                yield Rejection(None, uri, "document", STAGE, "warc_corrupt", detail=f"{uri}: {stream.error}; "
+                                "records after the damage are lost")
         except (ArchiveLoadFailed, zlib.error, EOFError, OSError, ValueError) as exc:
             yield Rejection(None, uri, "document", STAGE, "warc_unreadable",
                             value=float(offset), detail=f"{uri} at byte {offset}: {type(exc).__name__}: {exc}")
 
     def _record(self, record, uri: str, offset: int) -> Document | Rejection | None:
+        if record.rec_type == "conversion":
+            return conversion_document(record, uri, offset, self.max_body_bytes)
         if record.rec_type not in _DOCUMENT_RECORDS:
             return None  # requests, metadata, warcinfo: not candidate documents
         url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
