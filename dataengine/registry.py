@@ -11,6 +11,8 @@ import importlib
 SOURCES: dict[str, str] = {
     "warc": "dataengine.sources.warc:WarcSource",
     "sitemap": "dataengine.sources.sitemap:SitemapSource",
+    "urls": "dataengine.sources.urls:UrlListSource",
+    "img2dataset": "dataengine.sources.img2dataset:Img2DatasetSource",
 }
 
 STAGES: dict[str, str] = {

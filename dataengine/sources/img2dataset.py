@@ -1,0 +1,100 @@
+"""img2dataset's output shards as a source: existing image-text pair corpora, images included.
+
+img2dataset (``output_format: webdataset``) writes tars of samples ``KEY.jpg`` (or ``.png``,
+``.webp``), ``KEY.txt`` (the caption) and ``KEY.json`` (url, caption, status, sizes, exif).
+This is how teams bring a pair corpus they already downloaded: each sample becomes a pair
+document (one image segment, then the caption) whose image already has its bytes (status
+``ok``), so no fetch stage is needed. One partition per tar.
+
+A sample without image bytes, with bytes that do not decode, or without a caption is a
+``rejected`` row naming the tar and the key; a tar that stops parsing half-way keeps what
+came before and adds a rejection for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from typing import Any, Iterator
+
+from dataengine.sources.base import Partition, Source, partition_id
+from dataengine.sources.image_bytes import MAX_PIXELS, BadImage, image_record
+from dataengine.sources.paths import input_files, open_input, stand_in_url
+from dataengine.shards.reader import iter_tar_members, split_member
+from schemas import Document, Rejection, Segment, SourceRef, document_id
+
+STAGE = "source:img2dataset"
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+
+
+class Img2DatasetSource(Source):
+    """Pairs from img2dataset webdataset shards (``*.tar``; local or remote, globs and path lists)."""
+
+    name = "img2dataset"
+
+    def __init__(self, paths: list[str] | str | None = None, path_list: list[str] | str | None = None,
+                 prefix: str | None = None, storage_options: dict[str, Any] | None = None,
+                 max_pixels: int = MAX_PIXELS):
+        self.paths = paths
+        self.path_list = path_list
+        self.prefix = prefix
+        self.storage_options = storage_options
+        self.max_pixels = max_pixels
+
+    def partitions(self) -> list[Partition]:
+        """One partition per tar."""
+        files = input_files(self.paths, self.path_list, self.prefix, self.storage_options, "img2dataset source")
+        return [Partition(partition_id("i2d", uri), uri) for uri in files]
+
+    def read(self, partition: Partition) -> Iterator[Document | Rejection]:
+        """Yield a pair document per usable sample, a rejection per unusable one."""
+        uri = partition.uri
+        offset = 0
+        try:
+            with open_input(uri, "rb", self.storage_options) as f:
+                key, members, start = None, {}, 0
+                for info, data in iter_tar_members(f):
+                    k, ext = split_member(info.name)
+                    if k is None:
+                        continue
+                    if k != key and members:
+                        yield self._document(uri, key, members, start)
+                        members = {}
+                    if not members:
+                        start = info.offset
+                    key = k
+                    members[ext.lower()] = data
+                    offset = info.offset
+                if members:
+                    yield self._document(uri, key, members, start)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            yield Rejection(None, uri, "document", STAGE, "tar_unreadable", value=float(offset),
+                            detail=f"{uri} after byte {offset}: {type(exc).__name__}: {exc}")
+
+    def _document(self, uri: str, key: str, members: dict[str, bytes], offset: int) -> Document | Rejection:
+        where = f"{uri} sample {key}"
+        meta: dict[str, Any] = {}
+        if "json" in members:
+            try:
+                loaded = json.loads(members["json"])
+                meta = loaded if isinstance(loaded, dict) else {}
+            except ValueError:
+                pass  # the url and caption have other sources; a broken json alone loses nothing we need
+        url = meta.get("url") if isinstance(meta.get("url"), str) and meta.get("url") else None
+        doc_url = url or stand_in_url(uri, f"key={key}")
+        doc_id = document_id(doc_url, uri, offset)
+        data = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
+        if data is None:
+            status = f" (img2dataset status {meta.get('status')}: {meta.get('error_message')})" if meta else ""
+            return Rejection(doc_id, doc_url, "document", STAGE, "no_image",
+                             detail=f"{where}: no {'/'.join(IMAGE_EXTENSIONS)} member{status}")
+        caption = members["txt"].decode("utf-8", errors="replace") if "txt" in members else meta.get("caption")
+        caption = "" if caption is None else str(caption).strip()
+        if not caption:
+            return Rejection(doc_id, doc_url, "document", STAGE, "empty_caption", detail=where)
+        try:
+            image = image_record(data, url, max_pixels=self.max_pixels)
+        except BadImage as exc:
+            return Rejection(doc_id, doc_url, "document", STAGE, exc.reason, detail=f"{where}: {exc.detail}")
+        return Document(id=doc_id, url=doc_url, source=SourceRef("urls", uri, offset),
+                        segments=[Segment.of_image(0), Segment.of_text(caption)], images=[image])
