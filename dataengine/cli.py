@@ -18,6 +18,7 @@ COMMANDS = [
     "dataengine.extract.commands",
     "dataengine.runner.commands",
     "dataengine.sampleweb.commands",
+    "dataengine.sources.obelics_command",
 ]
 
 

@@ -13,6 +13,8 @@ SOURCES: dict[str, str] = {
     "sitemap": "dataengine.sources.sitemap:SitemapSource",
     "urls": "dataengine.sources.urls:UrlListSource",
     "img2dataset": "dataengine.sources.img2dataset:Img2DatasetSource",
+    "hf": "dataengine.sources.hf:HfDatasetSource",
+    "obelics": "dataengine.sources.obelics:ObelicsSource",
 }
 
 STAGES: dict[str, str] = {
