@@ -30,7 +30,8 @@ class HtmlExtractor(Stage):
     Parameters are the fields of ``ExtractConfig`` (see there for their meaning).
 
     Rejects a document with ``not_html`` (a Content-Type that is given and is not HTML),
-    ``no_raw_page`` (nothing fetched to extract from), ``undecodable`` (bytes that are not text
+    ``no_raw_page`` (nothing fetched to extract from, and no segments yet;
+    documents that arrive already interleaved pass through untouched), ``undecodable`` (bytes that are not text
     in any encoding), or ``no_content`` (main content shorter than ``min_text_chars``). Rejects
     images with ``bad_data_uri`` (the slot stays, status ``failed``), and records image
     references that get no slot: ``tracking_pixel``, ``placeholder``, ``no_image_url``, ``bad_url``.
@@ -51,7 +52,9 @@ class HtmlExtractor(Stage):
         """Extract ``doc.raw`` into ``doc``; ``None`` after a rejection."""
         raw = doc.raw
         if raw is None:
-            self.reject(doc, "no_raw_page", detail="document has no fetched page (doc.raw is None)")
+            if doc.segments:  # already interleaved (WET text, pairs, imported corpora): nothing to extract
+                return doc
+            self.reject(doc, "no_raw_page", detail="document has no fetched page and no segments")
             return None
         content_type = raw.headers.get("content-type")
         mime = media_type(content_type)

@@ -27,7 +27,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     from dataengine.runner.pipeline import run_pipeline  # imports Ray: only when running
 
-    result = run_pipeline(config, args.output, address=args.address)
+    try:
+        result = run_pipeline(config, args.output, address=args.address)
+    except ConfigError as exc:  # sources check their inputs when listing partitions
+        raise UsageError(str(exc)) from None
     print(format_result(result, args.output))
     return 0
 

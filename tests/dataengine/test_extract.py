@@ -359,3 +359,15 @@ def test_cli_missing_file_is_one_line_error(tmp_path):
     result = _cli(str(tmp_path / "nope.html"))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [f"dataengine: error: {tmp_path / 'nope.html'}: no such file"]
+
+
+def test_stage_passes_documents_that_are_already_interleaved():
+    from dataengine.extract.stage import HtmlExtractor
+    from dataengine.stages.base import Batch
+    from schemas import Document, Segment, SourceRef
+
+    wet = Document(id="a1", url="http://x/", source=SourceRef("warc", "x.wet.gz"), segments=[Segment.of_text("hi")])
+    empty = Document(id="b2", url="http://y/", source=SourceRef("warc", "y.warc.gz"))
+    batch = HtmlExtractor()(Batch("p", [wet, empty]))
+    assert batch.docs == [wet] and wet.segments[0].text == "hi"
+    assert [(r.id, r.reason) for r in batch.rejected] == [("b2", "no_raw_page")]

@@ -64,3 +64,12 @@ def test_cli_fails_before_work_with_one_line(tmp_path):
     assert "unknown parameter 'timout'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()  # nothing started
+
+
+def test_cli_input_that_matches_nothing_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "dataengine", "run", str(REPO / "pipelines" / "warc.yaml"),
+                           "--output", str(tmp_path / "out"), "--set", f"source.paths=[{tmp_path}/none-*.warc.gz]"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr
+    assert "matches no file" in proc.stderr or "no file" in proc.stderr
+    assert "Traceback" not in proc.stderr
