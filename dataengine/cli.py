@@ -16,6 +16,7 @@ COMMANDS = [
     "dataengine.catalog.validate_command",
     "dataengine.demo",
     "dataengine.extract.commands",
+    "dataengine.optout.command",
     "dataengine.runner.commands",
     "dataengine.sampleweb.commands",
     "dataengine.sources.obelics_command",

@@ -11,6 +11,7 @@ import importlib
 SOURCES: dict[str, str] = {
     "warc": "dataengine.sources.warc:WarcSource",
     "sitemap": "dataengine.sources.sitemap:SitemapSource",
+    "crawl": "dataengine.crawl.source:CrawlSource",
     "urls": "dataengine.sources.urls:UrlListSource",
     "img2dataset": "dataengine.sources.img2dataset:Img2DatasetSource",
     "hf": "dataengine.sources.hf:HfDatasetSource",
@@ -20,6 +21,7 @@ SOURCES: dict[str, str] = {
 STAGES: dict[str, str] = {
     "extract_html": "dataengine.extract.stage:HtmlExtractor",
     "fetch_images": "dataengine.images.fetch:ImageFetcher",
+    "optout": "dataengine.optout.stage:OptOutFilter",
     "text_quality": "dataengine.filters.text_quality:TextQualityFilter",
     "language_id": "dataengine.filters.language:LanguageFilter",
     "url_blocklist": "dataengine.filters.blocklist:UrlBlocklist",
