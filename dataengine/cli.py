@@ -14,6 +14,7 @@ import sys
 COMMANDS = [
     "dataengine.catalog.sql_command",
     "dataengine.catalog.validate_command",
+    "dataengine.dedup.commands",
     "dataengine.demo",
     "dataengine.extract.commands",
     "dataengine.optout.command",
