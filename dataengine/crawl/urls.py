@@ -10,6 +10,7 @@ escaped escaped, an empty path as ``/``, query parameters sorted. Only ``http`` 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 WEB_SCHEMES = ("http", "https")
@@ -47,6 +48,7 @@ def _remove_dot_segments(path: str) -> str:
     return result if result.startswith("/") else "/" + result
 
 
+@lru_cache(maxsize=1 << 16)  # pages of a site repeat their navigation links
 def canonicalize(url: str, base: str | None = None) -> str | None:
     """The canonical form of ``url`` (resolved against ``base`` when given), or ``None``
     when it is not an ``http``/``https`` URL with a host."""

@@ -22,14 +22,14 @@ from schemas import Document
 
 
 class OptOutFilter(Stage):
-    """Apply opt-out signals and the list at ``list`` (path or URL; optional) to documents."""
+    """Apply opt-out signals and the list at ``optout_list`` (path or URL; optional) to documents."""
 
     name = "optout"
     version = "1"
 
-    def __init__(self, list: str | None = None, user_agent: str = "dataengine"):  # noqa: A002 - the YAML key
+    def __init__(self, optout_list: str | None = None, user_agent: str = "dataengine"):
         super().__init__()
-        self.optout = OptOutList.load(list) if list else None
+        self.optout = OptOutList.load(optout_list) if optout_list else None
         self.token = user_agent.split("/", 1)[0].split()[0]
 
     def process(self, doc: Document) -> Document | None:

@@ -88,7 +88,7 @@ def test_optout_in_a_crawl_pipeline(ray_session, tmp_path):
             "name": "optout-test",
             "source": {"kind": "crawl", "seeds": [server("/plain.html")], "state_dir": str(tmp_path / "state"),
                        "allow_private": ["127.0.0.0/8"], "optout_list": str(listing), "politeness": {"delay": 0}},
-            "stages": [{"name": "extract_html"}, {"name": "optout", "params": {"list": str(listing)}}]})
+            "stages": [{"name": "extract_html"}, {"name": "optout", "params": {"optout_list": str(listing)}}]})
         result = run_pipeline(config, str(tmp_path / "corpus"))
         requested = {r.path for r in server.requests}
     assert "/listed.html" not in requested  # a listed page is never fetched
