@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Collection
 
 import requests
 import urllib3
@@ -111,15 +112,13 @@ def _error_of(exc: Exception) -> str:
         return "bad_content_encoding"
     if isinstance(exc, urllib3.exceptions.ProtocolError) and "IncompleteRead" in str(exc):
         return "truncated_body"
-    if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return "connection_error"
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(exc, (urllib3.exceptions.ProtocolError, requests.ConnectionError)):
         return "connection_error"
     return "fetch_failed"
 
 
 def fetch(session: requests.Session, url: str, gate: HostGate, config: FetchConfig,
-          accept: frozenset[str] | None = None, max_bytes: int | None = None) -> Response:
+          accept: Collection[str] | None = None, max_bytes: int | None = None) -> Response:
     """GET ``url`` through ``gate``, retrying transient failures; never raises for network faults.
 
     With ``accept`` (media types), a 200 of another type is not downloaded (``unwanted_content_type``,
@@ -149,7 +148,7 @@ def fetch(session: requests.Session, url: str, gate: HostGate, config: FetchConf
     return out
 
 
-def _attempt(session: requests.Session, url: str, config: FetchConfig, accept: frozenset[str] | None,
+def _attempt(session: requests.Session, url: str, config: FetchConfig, accept: Collection[str] | None,
              limit: int, out: Response) -> None:
     deadline = time.monotonic() + config.max_seconds
     with session.get(url, timeout=(config.connect_timeout, config.read_timeout), stream=True,

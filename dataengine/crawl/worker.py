@@ -9,13 +9,14 @@ WARC batch and every outcome to its log, and returns the outcomes with the page'
 
 from __future__ import annotations
 
-import gzip
 import threading
 import traceback
 import xml.etree.ElementTree as ET
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 from urllib.parse import urlsplit
 
 import requests
@@ -54,6 +55,16 @@ class WorkerSettings:
     pages_per_warc: int
 
 
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """``data``, inflated if gzipped, refusing more than ``limit`` bytes (a gzip bomb stops here)."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit + 1)
+    if len(out) > limit:
+        raise ValueError(f"more than {limit} bytes once inflated")
+    return out
+
+
 def read_page(url: str, headers: list[tuple[str, str]], body: bytes, token: str) -> tuple[list[str], PageOptOut]:
     """A fetched page's links to follow and its opt-out signals (parsing the HTML once)."""
     tree = parse_html(body)
@@ -63,7 +74,7 @@ def read_page(url: str, headers: list[tuple[str, str]], body: bytes, token: str)
 
 
 class _Origin:
-    """A worker's state for one origin: gate, HTTP session, robots verdict and current batch."""
+    """A worker's state for one origin: its gate, HTTP session and current WARC batch."""
 
     def __init__(self, settings: WorkerSettings):
         pol = settings.politeness
@@ -100,7 +111,7 @@ class FetchWorker:
             return self._origins[origin]
 
     # --- requests -------------------------------------------------------------------------
-    def _get(self, host: _Origin, url: str, accept: frozenset[str] | None = None,
+    def _get(self, host: _Origin, url: str, accept: Collection[str] | None = None,
              max_bytes: int | None = None) -> Response:
         """A gated GET of ``url``, refused before any connection when its host is not allowed."""
         check = self.addresses.check(urlsplit(url).hostname or "")
@@ -118,9 +129,8 @@ class FetchWorker:
             if resp.body is None:
                 return pages, f"sitemap {current}: {resp.error or resp.status} {resp.detail or ''}".strip()
             try:
-                body = gzip.decompress(resp.body) if resp.body[:2] == b"\x1f\x8b" else resp.body
-                root = ET.fromstring(body)
-            except (OSError, EOFError, ET.ParseError) as exc:
+                root = ET.fromstring(_gunzip(resp.body, SITEMAP_MAX_BYTES))
+            except (ValueError, zlib.error, ET.ParseError) as exc:
                 return pages, f"sitemap {current}: not a (gzipped) XML sitemap: {exc}"
             locs = [canonicalize(loc.text or "", current) for loc in root.iter(f"{_SITEMAP_NS}loc")]
             if root.tag == f"{_SITEMAP_NS}sitemapindex":
