@@ -4,7 +4,6 @@ address refusal, and batch recovery after a kill (real WARC files read back by W
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import requests
@@ -187,3 +186,18 @@ def test_batch_recovery_after_a_kill(tmp_path):
     assert [d.url for d in docs] == [o.url for o in outcomes if o.kind == "page"]
     assert [d.source.offset for d in docs] == [o.offset for o in outcomes if o.kind == "page"]
     assert recover_batch(warc, log, describe) == 0  # nothing left to do
+
+
+def test_concurrency_per_host_is_a_bound_seen_by_the_server(tmp_path):
+    with FaultServer(stall_seconds=5) as server:
+        settings = WorkerSettings(str(tmp_path / "state"), PolitenessConfig(delay=0, concurrency_per_host=2),
+                                  FetchConfig(read_timeout=0.3, retries=0), Scope(ScopeConfig(), [server.url]),
+                                  True, None, 10)
+        worker = FetchWorker(settings, 0)
+        outcomes = worker.fetch(origin(server.url), [Task(server(f"/fault/stall?n={i}")) for i in range(5)])
+        worker.close()
+        starts = [r.time for r in server.requests if r.path.startswith("/fault/stall")]
+    assert [o.reason for o in outcomes] == ["read_timeout"] * 5
+    # each request is held for the 0.3 s read timeout: a third may only start once one of two gave up
+    assert len(starts) == 5 and all(c - a >= 0.25 for a, c in zip(starts, starts[2:])), starts
+    assert min(b - a for a, b in zip(starts, starts[1:])) < 0.25  # and two do run at once
