@@ -19,6 +19,7 @@ COMMANDS = [
     "dataengine.extract.commands",
     "dataengine.optout.command",
     "dataengine.runner.commands",
+    "dataengine.report.commands",
     "dataengine.sampleweb.commands",
     "dataengine.sources.obelics_command",
 ]
