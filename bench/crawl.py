@@ -70,7 +70,7 @@ def baseline_once(pages: list[str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=4, help="sample webs (hosts) served (default 4)")
-    parser.add_argument("--pages", type=int, default=60, help="pages per sample web (default 60)")
+    parser.add_argument("--pages", type=int, default=120, help="pages per sample web (default 120)")
     parser.add_argument("--workers", type=int, default=2, help="crawler fetch workers (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs each (default 3)")
     args = parser.parse_args()
