@@ -24,12 +24,13 @@ kept when no resize is needed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-import threading
 import warnings
 from dataclasses import dataclass
 
+import img2dataset.resizer
 import numpy as np
 from img2dataset.resizer import Resizer
 from PIL import Image, ImageOps
@@ -42,6 +43,13 @@ _HIGH_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
 _ORIENTATION = 0x0112
 _PNG_END = b"IEND\xaeB`\x82"
 _RESIZER_REASONS = {"image too small": "image_too_small", "aspect ratio too large": "aspect_ratio_too_large"}
+
+# The Resizer hides libjpeg/libpng warnings by pointing file descriptors 1 and 2 at /dev/null
+# and back. That is process-wide and not thread-safe: two resizes at once leave stdout and
+# stderr silenced for good (img2dataset resizes on a single thread). We resize on many threads
+# (OpenCV releases the GIL), so the silencing is turned off; the images that make libjpeg
+# complain (truncated, corrupt) are rejected before OpenCV sees them.
+img2dataset.resizer.SuppressStdoutStderr = contextlib.nullcontext
 
 
 class ImageRejected(Exception):
@@ -137,10 +145,6 @@ class ImageProcessor:
             resize_only_if_bigger=config.resize_only_if_bigger, encode_format=config.encode_format,
             encode_quality=config.encode_quality, skip_reencode=config.skip_reencode,
             min_image_size=config.min_image_size, max_aspect_ratio=config.max_aspect_ratio)
-        # The Resizer silences OpenCV by pointing file descriptors 1 and 2 at /dev/null and back;
-        # two threads doing that at once leave stdout and stderr silenced for good. img2dataset
-        # itself resizes on one thread, and so do we.
-        self._resize_lock = threading.Lock()
 
     def __call__(self, data: bytes, content_type: str | None = None) -> Prepared:
         """The kept form of ``data`` (``content_type`` as the server declared it, if any)."""
@@ -150,8 +154,7 @@ class ImageProcessor:
         normalised = self._inspect(data)
         if normalised is not None:
             stream = io.BytesIO(normalised)
-        with self._resize_lock:
-            out, width, height, _, _, error = self.resizer(stream)
+        out, width, height, _, _, error = self.resizer(stream)
         if error is not None:
             reason = _RESIZER_REASONS.get(error, "corrupt_image")
             raise ImageRejected(reason, f"img2dataset resizer: {error}")
