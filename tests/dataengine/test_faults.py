@@ -111,7 +111,8 @@ def test_fault_suite(ray_session, tmp_path):
             "stages": [{"name": "extract_html"},
                        {"name": "fetch_images", "params": {
                            "timeout": 1, "max_seconds": 2, "retries": 1, "backoff": 0.1, "max_bytes": LARGE_BYTES,
-                           "allow_private": LOOPBACK, "image_size": 256, "threads": 16, "max_per_host": 16}}],
+                           "allow_private": LOOPBACK, "image_size": 256, "threads": 16, "max_per_host": 16},
+                        "resources": {"concurrency": 1}}],  # as a Ray actor, as a YAML would ask for
         })
         result = run_pipeline(config, str(tmp_path / "corpus"))
 
