@@ -118,7 +118,8 @@ _ERROR_PAGE = b"<html><body><h1>Not an image</h1><p>Sorry.</p></body></html>\n"
 
 def _charset_page(title: str) -> str:
     paragraphs = "".join(f"<p>{CHARSET_TEXT * 3}</p>" for _ in range(4))
-    return f"<html><head>{{meta}}<title>{title}</title></head><body><article><h1>{title}</h1>{paragraphs}</article></body></html>"
+    return (f"<html><head>{{meta}}<title>{title}</title></head>"
+            f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>")
 
 
 @cache

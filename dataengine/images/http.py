@@ -6,13 +6,14 @@ and every address the host resolves to must be public unless ``allow_private`` a
 so a second DNS answer cannot steer it elsewhere. Redirects are followed hop by hop, each hop
 checked again, up to ``max_redirects``, loops detected. Each host's robots.txt is fetched once,
 cached and obeyed with Protego's RFC 9309 matching (wildcards, longest match); a 4xx means no
-rules, a 5xx or no answer means disallow all. At most ``max_per_host`` requests are in flight to one host. 429, 5xx and dropped connections
-are retried with exponential backoff, honouring ``Retry-After``; a host asking to wait longer
-than ``max_retry_wait`` is not retried. Answers that opt out of AI use (``X-Robots-Tag``
-``noai``/``noimageai`` for our agent, judged by img2dataset's own header check, and TDMRep's
-``tdm-reservation: 1``) and answers of a refused Content-Type are turned down before their
-body is read. A body over ``max_bytes`` (declared or counted) is refused, and so is a transfer
-that stalls for ``read_timeout`` or is still running after ``max_seconds`` (a slow drip).
+rules, a 5xx or no answer means disallow all. At most ``max_per_host`` requests are in flight
+to one host. 429, 5xx and dropped connections are retried with exponential backoff, honouring
+``Retry-After``; a host asking to wait longer than ``max_retry_wait`` is not retried. Answers
+that opt out of AI use (``X-Robots-Tag`` ``noai``/``noimageai`` for our agent, judged by
+img2dataset's own header check, and TDMRep's ``tdm-reservation: 1``) and answers of a refused
+Content-Type are turned down before their body is read. A body over ``max_bytes`` (declared or
+counted) is refused, and so is a transfer that stalls for ``read_timeout`` or is still running
+after ``max_seconds`` (a slow drip).
 
 Every failure is a ``FetchError`` whose ``reason`` is the rejection reason to record.
 """
@@ -119,6 +120,7 @@ class _HeaderList:
         self.headers = headers
 
     def get_all(self, name: str, default: list[str]) -> list[str]:
+        """Every value of header ``name``, or ``default``."""
         return self.headers.getlist(name) or default
 
 
@@ -204,7 +206,8 @@ class HttpClient:
             self._hosts.clear()
 
     def _with_retries(self, url: str, robots_txt: bool) -> Response:
-        for attempt in range(self.config.retries + 1):
+        attempt = 0
+        while True:
             try:
                 return self._follow(url, robots_txt)
             except _Retry as retry:
@@ -215,8 +218,8 @@ class HttpClient:
                     if wait > self.config.max_retry_wait:
                         error.detail += f", server asked to wait {wait:.0f} s"
                     raise error from None
-                time.sleep(wait)
-        raise AssertionError("unreachable")
+            time.sleep(wait)
+            attempt += 1
 
     def _follow(self, url: str, robots_txt: bool) -> Response:
         seen = {url}
@@ -319,8 +322,8 @@ class HttpClient:
 
     def _check_headers(self, headers: urllib3.HTTPHeaderDict, url: str) -> None:
         cfg = self.config
-        if cfg.optout_directives and _img2dataset_is_disallowed()(_HeaderList(headers), cfg.robots_token,
-                                                   set(cfg.optout_directives)):
+        is_disallowed = _img2dataset_is_disallowed()
+        if cfg.optout_directives and is_disallowed(_HeaderList(headers), cfg.robots_token, set(cfg.optout_directives)):
             raise FetchError("optout_noai", f"X-Robots-Tag: {', '.join(headers.getlist('X-Robots-Tag'))}")
         if cfg.respect_tdm and headers.get("tdm-reservation", "").strip() == "1":
             raise FetchError("optout_tdm", "tdm-reservation: 1" + (f", policy {headers['tdm-policy']}"

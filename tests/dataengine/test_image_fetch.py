@@ -63,7 +63,8 @@ def test_good_images_are_resized_described_and_kept(server):
 
 @pytest.mark.parametrize("params, size, fmt", [
     ({"encode_format": "png", "encode_quality": 1}, (512, 512), "png"),
-    ({"encode_format": "webp", "encode_quality": 80, "image_size": 100, "resize_mode": "center_crop"}, (100, 100), "webp"),
+    ({"encode_format": "webp", "encode_quality": 80, "image_size": 100, "resize_mode": "center_crop"},
+     (100, 100), "webp"),
     ({"image_size": 2048, "resize_only_if_bigger": True}, (512, 512), "jpeg"),
 ])
 def test_resize_modes_and_output_formats(server, params, size, fmt):
