@@ -2,7 +2,7 @@
 
 Generates the sample web, serves it on loopback, runs ``pipelines/sampleweb_filtered.yaml``
 (sitemap source, extraction, language ID, text quality, image rules, image fetch, repeated
-images, NSFW) on a local Ray, then the dedup phase with ``pipelines/sampleweb_dedup.yaml``,
+images, NSFW) on a local Ray, then the dedup phase with ``pipelines/dedup/sampleweb.yaml``,
 and scores what is left against ``ground_truth.jsonl``.
 
 Units are the sample web's pages and image occurrences (an image on 5 pages is 5 units).
@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from dataengine.dedup import load_config, run_dedup
+from dataengine.runner.config import load_pipeline
+from dataengine.runner.pipeline import run_pipeline
+from dataengine.sampleweb.generate import GROUND_TRUTH, SampleWebConfig, generate_site
+from dataengine.sampleweb.server import SampleWebServer
+from dataengine.shards import iter_corpus
 
-from dataengine.dedup import load_config, run_dedup  # noqa: E402
-from dataengine.runner.config import load_pipeline  # noqa: E402
-from dataengine.runner.pipeline import run_pipeline  # noqa: E402
-from dataengine.sampleweb.generate import GROUND_TRUTH, SampleWebConfig, generate_site  # noqa: E402
-from dataengine.sampleweb.server import SampleWebServer  # noqa: E402
-from dataengine.shards import iter_corpus  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def corpus_contents(corpus: str) -> dict[str, Counter]:
@@ -80,7 +78,7 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=60, help="pages of the sample web (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample web (default 0)")
     parser.add_argument("--pipeline", default=str(REPO / "pipelines" / "sampleweb_filtered.yaml"))
-    parser.add_argument("--dedup", default=str(REPO / "pipelines" / "sampleweb_dedup.yaml"))
+    parser.add_argument("--dedup", default=str(REPO / "pipelines" / "dedup" / "sampleweb.yaml"))
     parser.add_argument("--out", default=None, help="keep site/ and corpus/ here (default: a temporary folder)")
     parser.add_argument("--report", default=None, help="also write the funnel report here (HTML)")
     args = parser.parse_args()

@@ -260,7 +260,7 @@ def test_sample_web_end_to_end_with_ray(ray_session, tmp_path: Path):
     with SampleWebServer(site) as server:
         config = load_pipeline(REPO / "pipelines" / "demo.yaml", [f"source.url={server.url}sitemap.xml"])
         run_pipeline(config, str(corpus))
-    dedup = load_config(REPO / "pipelines" / "sampleweb_dedup.yaml")
+    dedup = load_config(REPO / "pipelines" / "dedup" / "sampleweb.yaml")
     result = run_dedup(str(corpus), dedup, executor="ray")
     assert validate_corpus(str(corpus)) == []
     labels = {}
