@@ -16,6 +16,7 @@ SOURCES: dict[str, str] = {
     "img2dataset": "dataengine.sources.img2dataset:Img2DatasetSource",
     "hf": "dataengine.sources.hf:HfDatasetSource",
     "obelics": "dataengine.sources.obelics:ObelicsSource",
+    "corpus": "dataengine.sources.corpus:CorpusSource",
 }
 
 STAGES: dict[str, str] = {
@@ -29,6 +30,8 @@ STAGES: dict[str, str] = {
     "repeated_images": "dataengine.filters.image_rules:RepeatedImages",
     "clip_score": "dataengine.filters.clip:ClipScorer",
     "nsfw": "dataengine.filters.nsfw:NsfwFilter",
+    "caption": "dataengine.caption.stage:Captioner",
+    "tokenize": "dataengine.tokenize.stage:DocumentTokenizer",
 }
 
 

@@ -1,0 +1,71 @@
+"""``caption``: write a caption beside each image's alt text, with the model that wrote it.
+
+A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``) so the
+model loads once per actor. ``process_batch`` picks the images of the whole batch that the
+``policy`` says need a caption (``missing_alt``: those without usable alt text and without a
+caption; ``all``: every image), decodes them and sends them through the model in batches of
+``batch_size``. The image keeps its ``alt``; ``caption`` gets the model's text and
+``caption_model`` the model's name (an empty caption is kept as written: the model said
+nothing). An image whose bytes do not decode fails in place (``undecodable_image``).
+
+Backends: ``hf`` (a transformers image-to-text or vision-language model by hub name or local
+path, see ``dataengine.caption.hf``) and ``unified`` (a ``trainer train`` run folder, see
+``dataengine.caption.unified``).
+"""
+
+from __future__ import annotations
+
+from dataengine.caption.policy import check_policy, needs_caption
+from dataengine.filters.images import fail_image, open_rgb
+from dataengine.stages.base import Stage
+from dataengine.tokenize.stage import resolve_device
+from schemas import Document
+
+BACKENDS = ("hf", "unified")
+
+
+class Captioner(Stage):
+    """Caption images with ``model`` under ``policy``; see the module docstring."""
+
+    name = "caption"
+    version = "1"
+
+    def __init__(self, model: str, backend: str = "hf", policy: str = "missing_alt", prompt: str | None = None,
+                 max_new_tokens: int = 40, num_beams: int = 1, batch_size: int = 16, device: str = "auto"):
+        super().__init__()
+        self.policy = check_policy(policy)
+        if batch_size < 1:
+            raise ValueError(f"caption: batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        device = resolve_device(device)
+        if backend == "hf":
+            from dataengine.caption.hf import HfCaptioner
+
+            self.model = HfCaptioner(model, device, prompt, max_new_tokens, num_beams)
+        elif backend == "unified":
+            from dataengine.caption.unified import UnifiedCaptioner
+
+            if prompt is not None or num_beams != 1:
+                raise ValueError("caption: the unified backend takes neither prompt nor num_beams")
+            self.model = UnifiedCaptioner(model, device, max_new_tokens)
+        else:
+            raise ValueError(f"caption: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+    def process_batch(self, docs: list[Document]) -> list[Document]:
+        """Caption the images that need it; every document is kept."""
+        todo, pictures = [], []
+        for doc in docs:
+            for image in doc.images:
+                if not needs_caption(image, self.policy):
+                    continue
+                try:
+                    pictures.append(open_rgb(image.data))
+                except Exception as exc:  # PIL raises many types for bad bytes
+                    fail_image(self, doc, image, "undecodable_image", detail=f"{type(exc).__name__}: {exc}"[:500])
+                    continue
+                todo.append(image)
+        for start in range(0, len(todo), self.batch_size):
+            captions = self.model.caption(pictures[start:start + self.batch_size])
+            for image, caption in zip(todo[start:start + self.batch_size], captions):
+                image.caption, image.caption_model = caption, self.model.name
+        return docs

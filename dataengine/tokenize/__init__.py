@@ -1,0 +1,10 @@
+"""Tokenization: text tokenizers and the stage that writes each document as one token sequence.
+
+- ``text``: ``load_text_tokenizer(spec)`` (``byte``, a local Hugging Face tokenizer, or a hub name)
+  and ``train_bpe`` (a byte-level BPE trained with ``tokenizers`` on a corpus's text).
+- ``stage``: ``DocumentTokenizer``, the pipeline stage ``tokenize`` (text ids and the trainer's
+  VQ codes, serialised in ``schemas.token_layout``, into ``Document.tokens``).
+- ``vocabulary``: which tokenizers and layout a corpus was tokenized with
+  (``CORPUS/token_layout.json`` and ``CORPUS/tokenizer.json``).
+- ``commands``: ``dataengine tokenizer train``.
+"""

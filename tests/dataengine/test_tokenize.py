@@ -1,0 +1,227 @@
+"""Text tokenizers, ``dataengine tokenizer train`` and the ``tokenize`` stage, on real text and images."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from scene_documents import (corrupt_image, failed_image, make_document, photo_image,  # noqa: E402
+                             scene_corpus_documents, scene_image)
+
+from dataengine.catalog.validate import validate_corpus  # noqa: E402
+from dataengine.cli import main  # noqa: E402
+from dataengine.runner.record import RunRecord  # noqa: E402
+from dataengine.shards import ShardReader, ShardWriter, list_shards  # noqa: E402
+from dataengine.shards.writer import encode_document  # noqa: E402
+from dataengine.stages.base import Batch  # noqa: E402
+from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
+from dataengine.tokenize.text import MIN_BPE_VOCAB, load_text_tokenizer, train_bpe  # noqa: E402
+from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary  # noqa: E402
+from schemas.token_layout import SPECIALS, ImageCodes  # noqa: E402
+
+torch.set_num_threads(1)
+
+TEXTS = ["Two red circles on the left and one blue square in the center.",
+         "Ünïcödé façade — naïve café, 日本語のテキスト, emoji 🎨 and tabs\tand  double  spaces.",
+         "A page may write <|eos|> or <|boi|> literally; it is only text.\n\nNew paragraph.",
+         "   leading and trailing spaces   ", ""] * 20
+
+
+@pytest.fixture(scope="module")
+def bpe(tmp_path_factory) -> str:
+    """A BPE trained on the spot, as a directory."""
+    out = tmp_path_factory.mktemp("bpe") / "tokenizer"
+    train_bpe(TEXTS, 400, out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def vq(tmp_path_factory) -> str:
+    """An untrained VQ checkpoint (64x64 images, 8x8 codes, 64 codes): enough to tokenize."""
+    from trainer.vq.model import VQConfig, VQModel
+    from trainer.vq.tokenizer import ImageTokenizer
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("vq") / "vq.pt"
+    ImageTokenizer(VQModel(VQConfig(codebook_size=64, channels=16))).save(path)
+    return str(path)
+
+
+def test_bpe_round_trips_exactly_and_never_emits_specials(bpe):
+    for spec in (bpe, str(Path(bpe) / "tokenizer.json")):
+        tok = load_text_tokenizer(spec)
+        assert tok.vocab_size == 400
+        for text, ids in zip(TEXTS[:5], tok.encode_batch(TEXTS[:5])):
+            assert tok.decode(ids) == text
+            assert not set(ids) & set(range(len(SPECIALS))), "literal special tokens must be encoded as text"
+
+
+def test_bpe_directory_loads_with_transformers_and_the_trainer(bpe):
+    from transformers import AutoTokenizer
+
+    from trainer.text_tokenizer import load_text_tokenizer as trainer_tokenizer
+
+    hf = AutoTokenizer.from_pretrained(bpe, local_files_only=True)
+    assert (hf.bos_token, hf.eos_token, hf.pad_token) == ("<|bos|>", "<|eos|>", "<|pad|>")
+    assert hf.convert_tokens_to_ids(list(SPECIALS)) == list(range(len(SPECIALS)))
+    ours, theirs = load_text_tokenizer(bpe), trainer_tokenizer(bpe)
+    assert theirs.vocab_size == ours.vocab_size
+    text = TEXTS[0] + " " + TEXTS[1]
+    assert theirs.encode(text) == ours.encode_batch([text])[0]
+
+
+def test_byte_tokenizer_and_bad_specs(tmp_path):
+    tok = load_text_tokenizer("byte")
+    assert tok.encode_batch(["é"]) == [[0xC3, 0xA9]] and tok.decode([0xC3, 0xA9]) == "é"
+    with pytest.raises(ValueError, match="not a tokenizers JSON file"):
+        (tmp_path / "bad.json").write_text("{}")
+        load_text_tokenizer(str(tmp_path / "bad.json"))
+    with pytest.raises(ValueError, match="cannot be loaded as a local directory"):
+        (tmp_path / "empty").mkdir()
+        load_text_tokenizer(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match=f"at least {MIN_BPE_VOCAB}"):
+        train_bpe(TEXTS, 100, tmp_path / "small")
+
+
+def _expected_parts(doc, describe: bool = False) -> list:
+    """The document as the stage should lay it out: joined text and image indices, from first principles."""
+    parts, pending = [], []
+    for seg in doc.segments:
+        if seg.kind == "text":
+            if seg.text:
+                pending.append(seg.text)
+        elif doc.images[seg.image].status == "ok":
+            if pending:
+                parts.append("\n\n".join(pending))
+                pending = []
+            parts.append(seg.image)
+    if pending:
+        parts.append("\n\n".join(pending))
+    return parts
+
+
+def test_tokens_decode_back_to_the_text_and_the_image_codes(bpe, vq):
+    from trainer.vq.tokenizer import ImageTokenizer
+
+    scene, _ = scene_image(0, 1, alt="One red circle.")
+    docs = [
+        make_document("/a.html", ["Intro paragraph.", "Second paragraph.", scene, "After the scene.",
+                                  photo_image(0, "coffee"), failed_image(0), "Closing words."]),
+        make_document("/pair.html", [scene_image(0, 2)[0], TEXTS[1]]),
+        make_document("/text.html", [TEXTS[2]]),
+        make_document("/bad.html", ["Text before.", corrupt_image(0), "Text after."]),
+        make_document("/empty.html", [failed_image(0)]),
+    ]
+    stage = DocumentTokenizer(text_tokenizer=bpe, vq=vq)
+    batch = stage(Batch("p", docs))
+    assert [d.url.rsplit("/", 1)[1] for d in batch.docs] == ["a.html", "pair.html", "text.html", "bad.html"]
+    reasons = {(r.level, r.reason, r.id) for r in batch.rejected}
+    assert ("image", "undecodable_image", docs[3].id) in reasons
+    assert ("document", "nothing_to_tokenize", docs[4].id) in reasons
+    assert docs[3].images[0].status == "failed"  # failed in place, its slot kept
+
+    images = ImageTokenizer.load(vq)
+    text = load_text_tokenizer(bpe)
+    for doc in batch.docs:
+        assert doc.tokens.dtype == np.int32 and doc.tokens[0] == stage.layout.bos and doc.tokens[-1] == stage.layout.eos
+        decoded = stage.layout.decode(doc.tokens)
+        expected = _expected_parts(doc)
+        assert len(decoded) == len(expected)
+        for got, want in zip(decoded, expected):
+            if isinstance(want, str):
+                assert text.decode(got.tolist()) == want
+            else:
+                assert isinstance(got, ImageCodes)
+                np.testing.assert_array_equal(got.codes, images.encode([doc.images[want].data])[0])
+
+
+def test_serialisation_is_the_trainers_own(bpe, vq, tmp_path):
+    from trainer.data.tokenize import DocumentTokenizer as TrainerTokenizer
+    from trainer.text_tokenizer import load_text_tokenizer as trainer_text
+    from trainer.vq.tokenizer import ImageTokenizer
+
+    docs = scene_corpus_documents(4, seed=3) + [make_document("/p.html", [scene_image(0, 9)[0], "A caption."])]
+    stage = DocumentTokenizer(text_tokenizer=bpe, vq=vq)
+    ours = {d.id: d.tokens for d in stage(Batch("p", docs)).docs}
+    theirs = TrainerTokenizer(stage.layout, trainer_text(bpe), ImageTokenizer.load(vq), pair_order="as_is")
+    for doc in docs:
+        members = dict(encode_document(doc))
+        members.pop(f"{doc.id}.tokens.npy")
+        sample = {"__key__": doc.id, **{name[len(doc.id) + 1:]: data for name, data in members.items()}}
+        np.testing.assert_array_equal(theirs(sample), ours[doc.id])
+
+
+def test_image_descriptions_follow_their_image_once(bpe, vq):
+    scene, truth = scene_image(0, 4, alt="scene-0004.png")
+    scene.caption, scene.caption_model = "A caption by a model.", "some-model"
+    alt_only, _ = scene_image(0, 5, alt="Two green squares on the right.")
+    figure, _ = scene_image(0, 6, alt="", caption="Figure 1. Blue.", caption_model="figcaption")
+    unusable, _ = scene_image(0, 7, alt="IMG_0042.JPG")
+    doc = make_document("/d.html", ["Start.", scene, "Next.", alt_only, figure, "Figure 1. Blue.", unusable, "End."])
+    stage = DocumentTokenizer(text_tokenizer=bpe, vq=vq, image_descriptions=True)
+    tokens = stage(Batch("p", [doc])).docs[0].tokens
+    texts = [stage.text.decode(p.tolist()) for p in stage.layout.decode(tokens) if not isinstance(p, ImageCodes)]
+    assert texts == ["Start.", "A caption by a model.\n\nNext.", "Two green squares on the right.",
+                     "Figure 1. Blue.", "End."]
+
+
+def test_tokenized_shards_validate_and_count_tokens_per_modality(bpe, vq, tmp_path):
+    stage = DocumentTokenizer(text_tokenizer=bpe, vq=vq)
+    docs = stage(Batch("p", scene_corpus_documents(5))).docs
+    corpus = str(tmp_path / "corpus")
+    with ShardWriter(corpus, "part-a", layout=stage.layout) as writer:
+        for doc in docs:
+            writer.write(doc)
+    write_vocabulary(corpus, stage.vocabulary)
+    assert validate_corpus(corpus) == []
+    reader = ShardReader.open(corpus, list_shards(corpus)[0])
+    rows = {r["id"]: r for r in reader.manifest().to_pylist()}
+    for doc in reader:
+        row = rows[doc.id]
+        assert row["n_tokens"] == len(doc.tokens)
+        assert row["n_image_tokens"] == 64 * sum(im.status == "ok" for im in doc.images)
+        assert row["n_text_tokens"] == int(stage.layout.is_text(doc.tokens).sum())
+    vocab = corpus_vocabulary(corpus)
+    assert vocab.layout == stage.layout and vocab.text == bpe and vocab.vq == vq
+    from trainer.data.shards import corpus_layout
+
+    assert corpus_layout(corpus) == stage.layout  # the trainer finds the layout beside the shards
+
+
+def test_vocabulary_is_recovered_from_the_run_record(bpe, vq, tmp_path):
+    corpus = str(tmp_path / "corpus")
+    with ShardWriter(corpus, "part-a") as writer:
+        writer.write(make_document("/x.html", ["Some text."]))
+    assert corpus_vocabulary(corpus) is None
+    record = RunRecord("20200101T000000Z-aaaaaa", "tokenize", {"stages": [
+        {"name": "tokenize", "params": {"text_tokenizer": bpe, "vq": vq, "max_grid": 32}}]}, corpus)
+    record.finish("completed")
+    record.save()
+    vocab = corpus_vocabulary(corpus)
+    assert (vocab.layout.text_vocab_size, vocab.layout.codebook_size, vocab.layout.max_grid) == (400, 64, 32)
+
+
+def test_tokenizer_train_command_records_the_tokenizer(tmp_path, capsys):
+    corpus = str(tmp_path / "corpus")
+    with ShardWriter(corpus, "part-a") as writer:
+        for doc in scene_corpus_documents(6, seed=1):
+            writer.write(doc)
+    out = tmp_path / "tok"
+    assert main(["tokenizer", "train", corpus, "--vocab-size", "300", "--out", str(out), "--quiet"]) == 0
+    assert load_text_tokenizer(str(out)).vocab_size == 300
+    records = [json.loads(p.read_text()) for p in (tmp_path / "corpus" / "runs").glob("*.json")]
+    assert len(records) == 1 and records[0]["pipeline"] == "tokenizer-train" and records[0]["status"] == "completed"
+    config = records[0]["config"]
+    assert config["out"] == str(out) and config["trained_vocab_size"] == 300 and len(config["tokenizer_sha256"]) == 64
+    assert records[0]["counts"]["tokenizer_train"]["in"] == 6
+
+    assert main(["tokenizer", "train", str(tmp_path / "nowhere"), "--vocab-size", "300", "--out", str(out)]) == 2
+    assert "corpus not found" in capsys.readouterr().err
+    assert main(["tokenizer", "train", corpus, "--vocab-size", "10", "--out", str(out)]) == 2
