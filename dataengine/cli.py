@@ -18,10 +18,12 @@ COMMANDS = [
     "dataengine.demo",
     "dataengine.extract.commands",
     "dataengine.optout.command",
+    "dataengine.publish.command",
     "dataengine.runner.commands",
     "dataengine.report.commands",
     "dataengine.sampleweb.commands",
     "dataengine.sources.obelics_command",
+    "dataengine.tokenize.commands",
 ]
 
 

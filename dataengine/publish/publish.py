@@ -1,0 +1,199 @@
+"""``publish``: reshard a corpus into the final, balanced shards a training run reads.
+
+A whole-corpus phase over the manifests (``DESIGN.md``: balancing is not a side effect of a
+partition's task). It reads every manifest, plans the final shards (``plan``), and writes
+each final shard by fetching its documents from the source shards with one ranged read each
+(``ShardReader.get``), so the source is never scanned and no document is decoded twice.
+
+The output is an ordinary corpus::
+
+    FINAL/shards/NAME-KKKKK-00000.{tar,parquet,images.parquet}   NAME defaults to "train"
+    FINAL/ledger/NAME-KKKKK.json   each final shard is its own partition, committed when written
+    FINAL/rejected/*.parquet       documents left out (duplicate ids, no tokens when balancing by tokens)
+    FINAL/publish.json             source, parameters, plan fingerprint, per-shard documents and tokens
+    FINAL/token_layout.json, FINAL/tokenizer.json    the source's vocabulary (``tokenize.vocabulary``)
+    FINAL/runs/RUN_ID.json         the run record
+
+Manifests carry the token counts per modality (``n_tokens``, ``n_text_tokens``,
+``n_image_tokens``), computed from the layout. Shard names sort in plan order, and the
+trainer's loader deals shards to ranks round-robin, so with a shard count divisible by the
+world size every rank gets the same number of equal shards. A rerun with the same source and
+parameters skips the shards its ledger holds; a different plan into the same folder is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from tqdm import tqdm
+
+from dataengine.publish.plan import DocRef, PlanConfig, fingerprint, plan_shards
+from dataengine.runner.ledger import Ledger
+from dataengine.runner.record import RunRecord, new_run_id
+from dataengine.shards import ShardReader, ShardWriter, list_shards, write_rejected
+from dataengine.shards.layout import fs_and_path, join, open_corpus
+from dataengine.tokenize.vocabulary import CorpusVocabulary, corpus_vocabulary, write_vocabulary
+from schemas import Rejection
+
+STAGE = "publish"
+PLAN_FILE = "publish.json"
+UNLIMITED = 1 << 60  # shard boundaries come from the plan, never from the writer's limits
+
+
+class PublishError(ValueError):
+    """Publishing cannot start (bad source, an output folder holding something else); one line."""
+
+
+@dataclass
+class ShardSummary:
+    """One final shard: its name, documents and tokens."""
+
+    name: str
+    n_docs: int
+    n_tokens: int | None
+
+
+@dataclass
+class PublishResult:
+    """What ``publish`` did."""
+
+    out: str
+    fingerprint: str
+    shards: list[ShardSummary] = field(default_factory=list)
+    written: int = 0          # final shards written by this call
+    skipped: int = 0          # final shards already committed by an earlier call
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def read_doc_refs(corpus: str) -> tuple[list[DocRef], dict[str, ShardReader], list[Rejection]]:
+    """Every document of ``corpus`` from its manifests, a reader per source shard, and duplicate ids."""
+    refs: list[DocRef] = []
+    readers: dict[str, ShardReader] = {}
+    seen: dict[str, str] = {}
+    rejected: list[Rejection] = []
+    for name in list_shards(corpus):
+        reader = readers[name] = ShardReader.open(corpus, name)
+        rows = reader.manifest().select(["id", "url", "partition", "n_tokens"]).to_pylist()
+        for row in rows:
+            if row["id"] in seen:
+                rejected.append(Rejection(row["id"], row["url"], "document", STAGE, "duplicate_id",
+                                          detail=f"also in shard {seen[row['id']]}; kept there"))
+                continue
+            seen[row["id"]] = name
+            refs.append(DocRef(row["id"], name, row["partition"], row["n_tokens"]))
+    return refs, readers, rejected
+
+
+def _tokens(docs: list[DocRef]) -> int | None:
+    """Tokens of a shard's documents, None when any of them is not tokenized."""
+    if any(d.n_tokens is None for d in docs):
+        return None
+    return sum(d.n_tokens for d in docs)
+
+
+def _check_output(out: str, plan_id: str, corpus: str) -> None:
+    fs, root = fs_and_path(out)
+    _, source_root = fs_and_path(corpus)
+    if root == source_root:
+        raise PublishError(f"--out {out} is the source corpus itself; publish into a new folder")
+    plan_path = join(root, PLAN_FILE)
+    if fs.exists(plan_path):
+        with fs.open(plan_path, "r") as f:
+            previous = json.load(f).get("fingerprint")
+        if previous != plan_id:
+            raise PublishError(f"{out} holds another publish plan ({previous}, this one is {plan_id}); "
+                               "publish into a new folder or remove it")
+    elif fs.exists(join(root, "shards")) and fs.ls(join(root, "shards")):
+        raise PublishError(f"{out} already has shards that no publish plan wrote; publish into a new folder")
+
+
+def _write_shard(out: str, partition: str, docs: list[DocRef], readers: dict[str, ShardReader],
+                 vocabulary: CorpusVocabulary | None, run_id: str) -> list[Rejection]:
+    """Write one final shard, then its ledger entry; returns the documents that could not be written."""
+    rejected: list[Rejection] = []
+    written = 0
+    with ShardWriter(out, partition, maxcount=UNLIMITED, maxsize=UNLIMITED,
+                     layout=vocabulary.layout if vocabulary else None) as writer:
+        for ref in docs:
+            try:
+                writer.write(readers[ref.shard].get(ref.id))
+                written += 1
+            except (ValueError, KeyError, OSError) as exc:
+                rejected.append(Rejection(ref.id, None, "document", STAGE, "unreadable_document",
+                                          detail=f"source shard {ref.shard}: {exc}"[:2000], partition=partition))
+    infos = writer.close()
+    if rejected:
+        write_rejected(out, partition, rejected)
+    Ledger(out).record(partition, {"run_id": run_id, "n_docs": written, "n_rejected": len(rejected),
+                                   "shards": [s.to_json() for s in infos]})
+    return rejected
+
+
+def publish(corpus: str, out: str, config: PlanConfig, name: str = "train", workers: int = 4,
+            progress: bool = True) -> PublishResult:
+    """Reshard ``corpus`` into balanced final shards in ``out`` (see the module docstring)."""
+    corpus, out = corpus.rstrip("/"), out.rstrip("/")
+    start = time.perf_counter()
+    open_corpus(corpus)
+    refs, readers, rejected = read_doc_refs(corpus)
+    vocabulary = corpus_vocabulary(corpus)
+    if config.by_tokens:
+        if vocabulary is None:
+            raise PublishError(f"{corpus} is not tokenized (no token_layout.json and no tokenize stage in its "
+                               "run records); balance by --docs-per-shard or tokenize it first")
+        for ref in refs:
+            if ref.n_tokens is None:
+                rejected.append(Rejection(ref.id, None, "document", STAGE, "not_tokenized",
+                                          detail=f"source shard {ref.shard} has no tokens for it"))
+        refs = [r for r in refs if r.n_tokens is not None]
+    if not refs:
+        raise PublishError(f"{corpus} has no documents to publish")
+    try:
+        shards = plan_shards(refs, config)
+    except ValueError as exc:
+        raise PublishError(str(exc)) from None
+    plan_id = fingerprint(shards, config)
+    _check_output(out, plan_id, corpus)
+
+    fs, root = fs_and_path(out)
+    fs.makedirs(root, exist_ok=True)
+    partitions = [f"{name}-{k:05d}" for k in range(len(shards))]
+    summaries = [ShardSummary(f"{p}-00000", len(s), _tokens(s)) for p, s in zip(partitions, shards)]
+    with fs.open(join(root, PLAN_FILE), "w") as f:
+        json.dump({"source": corpus, "name": name, "config": asdict(config), "fingerprint": plan_id,
+                   "shards": [asdict(s) for s in summaries]}, f, indent=1)
+    if vocabulary is not None:
+        write_vocabulary(out, vocabulary)
+    if rejected:
+        write_rejected(out, STAGE, rejected)
+
+    run_id = new_run_id()
+    record = RunRecord(run_id, STAGE, {"command": "publish", "source": corpus, "name": name,
+                                       "fingerprint": plan_id, **asdict(config)}, out)
+    done = Ledger(out).committed()
+    todo = [k for k, p in enumerate(partitions) if p not in done]
+    record.partitions = {"total": len(partitions), "skipped": len(partitions) - len(todo), "done": 0}
+    record.save()
+    result = PublishResult(out, plan_id, summaries, skipped=len(partitions) - len(todo), rejected=list(rejected))
+    try:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            jobs = [pool.submit(_write_shard, out, partitions[k], shards[k], readers, vocabulary, run_id) for k in todo]
+            for job in tqdm(jobs, desc="publish", unit="shard", disable=not progress):
+                result.rejected.extend(job.result())
+                result.written += 1
+                record.partitions["done"] = result.written
+    except BaseException as exc:
+        record.finish("failed", f"{type(exc).__name__}: {exc}")
+        record.save()
+        raise
+    reasons = Counter(f"{r.level}:{r.reason}" for r in result.rejected)
+    unreadable = len(result.rejected) - len(rejected)
+    record.add({STAGE: {"in": len(refs) + len(rejected), "out": len(refs) - unreadable, **reasons}},
+               {STAGE: time.perf_counter() - start})
+    record.finish("completed")
+    record.save()
+    return result
