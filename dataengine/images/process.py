@@ -11,9 +11,14 @@ what it would get wrong or waste time on:
 - ``animated_image`` for animated GIF/WebP/PNG: one frame of an animation is rarely what the
   page meant to show, and the frames are not worth keeping as separate images;
 - ``truncated_image`` and ``corrupt_image``: OpenCV decodes a cut or bit-flipped JPEG without
-  complaint (grey or garbled blocks), so JPEGs are decoded once at 1/8 scale (cheap DCT
-  scaling) to find out, PNG and WebP are checked for their end markers, and anything OpenCV
-  then fails to decode is ``corrupt_image``.
+  complaint (grey or garbled blocks), so JPEGs are decoded by Pillow instead, which notices;
+  PNG and WebP are checked for their end markers, and anything OpenCV then fails to decode is
+  ``corrupt_image``.
+
+A JPEG is decoded once: Pillow decodes it at the smallest DCT scale (1/2, 1/4, 1/8) that
+still leaves the resize something at least as large as its target, which is both the check
+above and most of the resize for large photos, and hands the pixels to the Resizer as an
+uncompressed PPM (no second decode, the same output format, quality and final resize).
 
 Kept after conversion: 16-bit images (OpenCV's 8-bit encoders would clip every value above
 255, turning a photo white, so they are scaled to 8 bits first) and images with an EXIF
@@ -27,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -112,8 +118,7 @@ def _is_truncated(fmt: str, data: bytes) -> bool:
     return False
 
 
-def _check_jpeg(im: Image.Image) -> None:
-    im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+def _load_checked(im: Image.Image) -> None:
     try:
         im.load()
     except OSError as exc:
@@ -186,15 +191,45 @@ class ImageProcessor:
                                     value=float(getattr(im, "n_frames", 2)))
             if _is_truncated(fmt, data):
                 raise ImageRejected("truncated_image", f"{fmt} without its end marker")
-            high_bit = im.mode in _HIGH_BIT_MODES or (fmt == "PNG" and data[24:25] == b"\x10")
             rotated = im.getexif().get(_ORIENTATION, 1) not in (1, None)
             if fmt in ("JPEG", "MPO"):
-                _check_jpeg(im)
+                return self._decode_jpeg(im, rotated)
+            high_bit = im.mode in _HIGH_BIT_MODES or (fmt == "PNG" and data[24:25] == b"\x10")
             if not (high_bit or rotated):
                 return None
-            if fmt in ("JPEG", "MPO"):
-                im = Image.open(io.BytesIO(data))  # the checked one was decoded at 1/8 scale
             try:
                 return _upright_8bit(im, high_bit)
             except OSError as exc:
                 raise ImageRejected("corrupt_image", f"{type(exc).__name__}: {exc}") from None
+
+    def _draft_size(self, width: int, height: int) -> tuple[int, int] | None:
+        """The smallest size the resize needs from an image of this size, or ``None`` for all of it."""
+        cfg = self.config
+        if cfg.resize_mode in ("keep_ratio", "center_crop"):
+            side = min(width, height)
+        elif cfg.resize_mode in ("keep_ratio_largest", "border"):
+            side = max(width, height)
+        else:
+            return None
+        if side <= cfg.image_size:
+            return None
+        return math.ceil(width * cfg.image_size / side), math.ceil(height * cfg.image_size / side)
+
+    def _decode_jpeg(self, im: Image.Image, rotated: bool) -> bytes | None:
+        """The JPEG's pixels as a PPM/PGM for the Resizer, or ``None`` to keep the original bytes."""
+        size = self._draft_size(im.width, im.height)
+        keep_original = self.config.skip_reencode and size is None and not rotated
+        if keep_original:  # decode at 1/8 scale only to check it
+            size = (max(1, im.width // 8), max(1, im.height // 8))
+        if size:
+            im.draft(None, size)
+        _load_checked(im)
+        if keep_original:
+            return None
+        if rotated:
+            im = ImageOps.exif_transpose(im)
+        if im.mode not in ("RGB", "L"):
+            im = im.convert("RGB")  # CMYK and YCCK
+        out = io.BytesIO()
+        im.save(out, "PPM")
+        return out.getvalue()
