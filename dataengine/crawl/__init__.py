@@ -3,7 +3,6 @@
 - ``urls``: canonical URLs (one spelling per page), origins and sites.
 - ``scope``: ``ScopeConfig`` (same site, allow/deny, max depth, max pages) and ``Scope``.
 - ``frontier``: admitted URLs, deduplicated, queued per origin.
-- ``addresses``: refusal of private, loopback and link-local addresses unless allowed.
 - ``politeness``: ``PolitenessConfig`` and the per-host ``HostGate`` (concurrency, spacing).
 - ``robots``: robots.txt fetched once per origin, cached, obeyed.
 - ``fetch``: ``FetchConfig`` and one GET with timeouts, retries, Retry-After, size and time limits.

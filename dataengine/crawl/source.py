@@ -13,7 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
 
-from dataengine.crawl.addresses import parse_allow_private
+from dataengine.net.addresses import parse_allow_private
 from dataengine.crawl.archive import read_log
 from dataengine.crawl.crawler import Crawler
 from dataengine.crawl.fetch import FetchConfig

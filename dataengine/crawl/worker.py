@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dataengine.crawl.addresses import AddressPolicy, Network
+from dataengine.net.addresses import AddressPolicy, Network
 from dataengine.crawl.archive import Outcome, WarcBatch, next_sequence
 from dataengine.crawl.fetch import FetchConfig, Response, fetch
 from dataengine.crawl.frontier import Task

@@ -2,7 +2,7 @@
 
 Each hop of a request is checked before anything is sent: the scheme must be http or https,
 and every address the host resolves to must be public unless ``allow_private`` allows it (see
-``dataengine.images.addresses``); the connection then goes to the address that was checked,
+``dataengine.net.addresses``); the connection then goes to the address that was checked,
 so a second DNS answer cannot steer it elsewhere. Redirects are followed hop by hop, each hop
 checked again, up to ``max_redirects``, loops detected. Each host's robots.txt is fetched once,
 cached and obeyed with Protego's RFC 9309 matching (wildcards, longest match); a 4xx means no
@@ -33,7 +33,7 @@ from protego import Protego
 from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError,
                                 SSLError)
 
-from dataengine.images.addresses import AddressPolicy, AddressRefused
+from dataengine.net.addresses import AddressPolicy, AddressRefused
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _RETRYABLE = (429, 500, 502, 503, 504)

@@ -9,7 +9,7 @@ import pytest
 import requests
 from fault_server import FaultServer
 
-from dataengine.crawl.addresses import AddressPolicy, parse_allow_private
+from dataengine.net.addresses import AddressPolicy, parse_allow_private
 from dataengine.crawl.archive import Outcome, WarcBatch, read_log, recover_batch, warc_record
 from dataengine.crawl.fetch import FetchConfig, Response, fetch, retry_after
 from dataengine.crawl.frontier import Task

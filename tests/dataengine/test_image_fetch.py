@@ -15,7 +15,7 @@ import pytest
 from fault_server import GOOD, FaultServer, encode, photo
 from PIL import Image
 
-from dataengine.images.addresses import AddressPolicy, AddressRefused
+from dataengine.net.addresses import AddressPolicy, AddressRefused
 from dataengine.images.fetch import ImageFetcher
 from dataengine.images.http import retry_after_seconds
 from dataengine.images.process import ImageProcessor, ResizeConfig

@@ -1,18 +1,19 @@
 """Which addresses a fetcher may connect to: public ones, unless the pipeline allows more.
 
-Image URLs and their redirects come from pages nobody vetted, so they can point at a private
+Links, image URLs and redirects come from pages nobody vetted, so they can point at a private
 network, at the cloud metadata service (169.254.169.254) or at the worker itself. A host is
 resolved once and refused when any of its addresses is not globally routable (private,
 loopback, link-local, shared, reserved, multicast), before any connection is attempted.
 ``allow_private`` is ``false``, ``true`` (any address) or a list of networks in CIDR form
-(``["127.0.0.0/8"]``: a loopback test server, and nothing else) - the same convention as the
-crawler's ``allow_private``.
+(``["127.0.0.0/8"]``: a loopback test server, and nothing else). The crawler, the image
+fetcher and the sitemap source all read ``allow_private`` this way.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -38,11 +39,20 @@ def parse_allow_private(value: bool | str | list[str]) -> bool | list[Network]:
         raise ValueError(f"allow_private must be true, false or a list of networks (CIDR): {exc}") from None
 
 
+@dataclass
+class AddressCheck:
+    """The verdict on one host: a refusal reason (``dns_error``, ``refused_address``) or ``None``."""
+
+    reason: str | None
+    detail: str | None = None
+
+
 class AddressPolicy:
     """Resolves host names and refuses those with an address outside the allowed ranges."""
 
-    def __init__(self, allow_private: bool | str | list[str] = False):
+    def __init__(self, allow_private: bool | str | list[str] | list[Network] = False):
         self.allowed = parse_allow_private(allow_private)
+        self._checked: dict[str, AddressCheck] = {}
 
     def allows(self, address: Address) -> bool:
         """True when ``address`` may be contacted."""
@@ -70,3 +80,13 @@ class AddressPolicy:
                 raise AddressRefused("refused_address", f"{named} is not a public address and "
                                                         "allow_private does not cover it; not contacted")
         return str(addresses[0])
+
+    def check(self, host: str) -> AddressCheck:
+        """Judge ``host`` by every address it resolves to (cached per policy)."""
+        if host not in self._checked:
+            try:
+                self.resolve(host.strip("[]"), 0)
+                self._checked[host] = AddressCheck(None)
+            except AddressRefused as exc:
+                self._checked[host] = AddressCheck(exc.reason, exc.detail)
+        return self._checked[host]

@@ -1,0 +1,1 @@
+"""Network rules shared by everything that fetches (the crawler, image fetching, the sitemap source)."""
