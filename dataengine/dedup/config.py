@@ -41,8 +41,9 @@ class DedupConfig:
     Images: byte-identical images (sha256) are duplicates; an image in more than
     ``repeated_image_max_docs`` documents is boilerplate and goes everywhere (``None``: off).
     Perceptual hashes (64-bit pHash) within ``phash_threshold`` bits are near duplicates;
-    candidates share one of ``phash_bands`` equal slices of the hash, which finds every pair
-    within ``phash_bands - 1`` bits and most pairs a few bits further. pHash sees luminance
+    candidates share one of ``phash_bands`` slices of the hash, which finds every pair within
+    ``phash_bands - 1`` bits and many a few bits further; ``None`` picks the most bands the
+    corpus size allows without drowning in chance matches (``phash.auto_bands``). pHash sees luminance
     only: ``max_colour_distance`` (mean absolute difference of 8x8 RGB thumbnails, 0-255)
     additionally requires similar colours, for corpora where differently coloured pictures
     share a layout. Paragraphs: a text segment found in ``paragraph_min_docs`` or more
@@ -70,7 +71,7 @@ class DedupConfig:
     images: bool = True
     repeated_image_max_docs: int | None = 10
     phash_threshold: int = 8
-    phash_bands: int = 4
+    phash_bands: int | None = None
     max_colour_distance: float | None = None
     paragraphs: bool = True
     paragraph_min_docs: int = 3
@@ -82,16 +83,15 @@ class DedupConfig:
     def __post_init__(self) -> None:
         if self.shingle not in SHINGLE_KINDS:
             raise DedupConfigError(f"shingle: must be one of {', '.join(SHINGLE_KINDS)}, got {self.shingle!r}")
-        for key in ("shingle_size", "bands", "rows", "phash_bands", "paragraph_min_docs", "max_bucket_pairs",
-                    "maxcount", "maxsize"):
+        for key in ("shingle_size", "bands", "rows", "paragraph_min_docs", "max_bucket_pairs", "maxcount", "maxsize"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise DedupConfigError(f"{key}: must be an integer >= 1, got {getattr(self, key)!r}")
         if not 0 < self.jaccard_threshold <= 1:
             raise DedupConfigError(f"jaccard_threshold: must be in (0, 1], got {self.jaccard_threshold!r}")
         if not 0 <= self.phash_threshold < 64:
             raise DedupConfigError(f"phash_threshold: must be 0..63 bits, got {self.phash_threshold!r}")
-        if 64 % self.phash_bands or self.phash_bands > 32:
-            raise DedupConfigError(f"phash_bands: must divide 64 (2, 4, 8, 16 or 32), got {self.phash_bands!r}")
+        if self.phash_bands is not None and (not isinstance(self.phash_bands, int) or not 1 <= self.phash_bands <= 32):
+            raise DedupConfigError(f"phash_bands: must be 1..32 or null (automatic), got {self.phash_bands!r}")
         if self.repeated_image_max_docs is not None and self.repeated_image_max_docs < 1:
             raise DedupConfigError(f"repeated_image_max_docs: must be >= 1 or null, got {self.repeated_image_max_docs!r}")
         if self.max_colour_distance is not None and self.max_colour_distance < 0:

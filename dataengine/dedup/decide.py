@@ -29,7 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.minhash import jaccard_estimate
-from dataengine.dedup.phash import COLOUR_SIDE, colour_distance, hamming
+from dataengine.dedup.phash import COLOUR_SIDE, auto_bands, band_bounds, colour_distance, hamming
 from dataengine.shards.layout import corpus_files, fs_and_path, is_remote, join
 
 STAGE = "dedup"
@@ -122,13 +122,14 @@ class Decider:
         """
         cap = self.config.max_bucket_pairs
         pairs = self.arrays(f"""
-            WITH g AS (SELECT item, band, key, count(*) OVER (PARTITION BY band, key) AS n,
-                              min(item) OVER (PARTITION BY band, key) AS first FROM {table}),
-                 small AS (SELECT * FROM g WHERE n BETWEEN 2 AND {cap})
-            SELECT DISTINCT x.item AS a, y.item AS b FROM small x
-            JOIN small y ON x.band = y.band AND x.key = y.key AND x.item < y.item
+            WITH g AS (SELECT band, key, count(*) AS n, min(item) AS first FROM {table}
+                       GROUP BY band, key HAVING count(*) > 1),
+                 m AS (SELECT t.item, t.band, t.key, g.n, g.first FROM {table} t JOIN g USING (band, key))
+            SELECT DISTINCT x.item AS a, y.item AS b FROM m x
+            JOIN m y ON x.band = y.band AND x.key = y.key AND x.item < y.item
+            WHERE x.n <= {cap}
             UNION
-            SELECT DISTINCT first AS a, item AS b FROM g WHERE n > {cap} AND item <> first""")
+            SELECT DISTINCT first AS a, item AS b FROM m WHERE n > {cap} AND item <> first""")
         return pairs["a"].astype(np.int64), pairs["b"].astype(np.int64)
 
     def _register(self, name: str, columns: dict[str, np.ndarray]) -> None:
@@ -218,13 +219,13 @@ class Decider:
     def near_duplicate_images(self) -> None:
         """pHash bands to candidates, Hamming (and colour) to duplicates, components to keepers."""
         cfg = self.config
-        bits = 64 // cfg.phash_bands
+        live = "i.phash IS NOT NULL AND i.ino NOT IN (SELECT ino FROM dropped_images)"
+        bands = cfg.phash_bands or auto_bands(self.sql(f"SELECT count(*) FROM imgs i WHERE {live}").fetchall()[0][0])
+        slices = ", ".join(f"({b}, {first}, {(1 << width) - 1})" for b, (first, width) in enumerate(band_bounds(bands)))
         self.sql(f"""
             CREATE TEMP TABLE img_bands AS
-            SELECT i.ino AS item, t.b::SMALLINT AS band,
-                   (i.phash >> (t.b * {bits})::UBIGINT) & {(1 << bits) - 1}::UBIGINT AS key
-            FROM imgs i CROSS JOIN range(0, {cfg.phash_bands}) AS t(b)
-            WHERE i.phash IS NOT NULL AND i.ino NOT IN (SELECT ino FROM dropped_images)""")
+            SELECT i.ino AS item, t.b::SMALLINT AS band, (i.phash >> t.first) & t.mask::UBIGINT AS key
+            FROM imgs i CROSS JOIN (VALUES {slices}) AS t(b, first, mask) WHERE {live}""")
         a, b = self.candidate_pairs("img_bands")
         if not len(a):
             return

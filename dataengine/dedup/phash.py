@@ -49,6 +49,27 @@ def parse_phash(text: str | None) -> int | None:
         return None
 
 
+def band_bounds(bands: int) -> list[tuple[int, int]]:
+    """``(first bit, width)`` of each of ``bands`` nearly equal slices of a 64-bit hash."""
+    edges = [i * 64 // bands for i in range(bands + 1)]
+    return [(edges[i], edges[i + 1] - edges[i]) for i in range(bands)]
+
+
+def auto_bands(n_images: int, chance_candidates: float = 4.0) -> int:
+    """How many bands to cut ``n_images`` pHashes into.
+
+    More bands find more near duplicates (a pair within ``bands - 1`` bits always shares
+    one) but narrower bands also match by chance: an image expects ``bands * n / 2^bits``
+    unrelated candidates. This is the most bands that keeps that under
+    ``chance_candidates``: exhaustive for small corpora, 3 bands of 21 bits at 2M images.
+    """
+    best = 1
+    for bands in range(1, 33):
+        if bands * n_images / 2 ** (64 // bands) <= chance_candidates:
+            best = bands
+    return best
+
+
 def colour_thumbnail(picture: Image.Image) -> bytes:
     """The picture box-averaged down to 8x8 RGB: a tiny colour signature."""
     return picture.resize((COLOUR_SIDE, COLOUR_SIDE), Image.BOX).tobytes()

@@ -237,7 +237,7 @@ def test_config_and_cli_errors(tmp_path: Path):
     with pytest.raises(DedupConfigError, match="jacard_threshold"):
         load_config(overrides=["jacard_threshold=0.5"])
     with pytest.raises(DedupConfigError, match="phash_bands"):
-        DedupConfig(phash_bands=5)
+        DedupConfig(phash_bands=33)
     path = tmp_path / "dedup.yaml"
     path.write_text("dedup:\n  jaccard_threshold: 1\n  repeated_image_max_docs: null\n")
     config = load_config(path, ["phash_threshold=4"])
