@@ -33,7 +33,8 @@ class DedupConfig:
     """What the dedup phase looks for, and how it decides.
 
     Documents (MinHash-LSH): text is lower-cased, punctuation becomes spaces, and shingles
-    are ``shingle_size`` consecutive words (or characters, ``shingle: char``). A signature
+    are ``shingle_size`` consecutive words, or characters (``shingle: char``, for languages
+    written without spaces between words, such as Chinese or Japanese). A signature
     has ``bands * rows`` hash functions; two documents become candidates when all ``rows``
     values of one band agree (likely from Jaccard ~ (1/bands)^(1/rows) up), and duplicates
     when their estimated Jaccard similarity reaches ``jaccard_threshold``.
@@ -74,7 +75,7 @@ class DedupConfig:
     phash_bands: int | None = None
     max_colour_distance: float | None = None
     paragraphs: bool = True
-    paragraph_min_docs: int = 3
+    paragraph_min_docs: int = 5
     max_bucket_pairs: int = 200
     maxcount: int = 1000
     maxsize: int = 256 * MiB

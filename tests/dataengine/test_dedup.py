@@ -84,7 +84,7 @@ def corpus(fixtures: Path, tmp_path: Path) -> Path:
     a += [make_doc(f"https://{n}/", texts[n]) for n in PAGES[:4]]
     b = [photo(n) for n in ("img4.png", "img5.jpg", "img6.jpg", "img7.jpg", "img_pair_2.jpg", "img10.jpg")]
     b += [make_doc(f"https://{n}/", texts[n]) for n in PAGES[4:6]]
-    # two documents of another host carry the same paragraph: below the limit of 3, it stays
+    # two documents of another host carry the same paragraph: below a limit of 3, it stays
     b += [make_doc(f"https://news.example/{n}", texts[n] + boiler) for n in PAGES[6:]]
     # a near duplicate: the same page elsewhere with its last paragraph gone and one word changed
     edited = texts[PAGES[1]][:-1]
@@ -114,7 +114,7 @@ def urls_of(rows: list[dict], reason: str) -> list[str]:
 
 def test_dedup_in_place_finds_every_kind(corpus: Path):
     before = {d.id: d for d in iter_corpus(str(corpus))}
-    result = run_dedup(str(corpus), DedupConfig(), executor="local")
+    result = run_dedup(str(corpus), DedupConfig(paragraph_min_docs=3), executor="local")
     assert validate_corpus(str(corpus)) == []
     rows = dedup_rows(corpus)
     by_id = {doc_id: doc for doc_id, doc in before.items()}
@@ -167,7 +167,7 @@ def test_dedup_in_place_finds_every_kind(corpus: Path):
     assert (Path(thumbnail_path(str(corpus), near[0]["id"], near[0]["image_index"]))).is_file()
     assert not (corpus / ".dedup").exists()
 
-    again = run_dedup(str(corpus), DedupConfig(), executor="local")  # nothing left to find
+    again = run_dedup(str(corpus), DedupConfig(paragraph_min_docs=3), executor="local")  # nothing left to find
     assert not again.removed and again.partitions_rewritten == 0
     assert validate_corpus(str(corpus)) == []
 
