@@ -30,7 +30,7 @@ class VQConfig:
     res_blocks: int = 1
     ema_decay: float = 0.95
     commitment: float = 0.25
-    dead_code_threshold: float = 0.5  # a code whose EMA usage falls below this many vectors is restarted
+    dead_code_threshold: float = 0.03  # EMA vectors per batch below which a code is restarted (~70 idle steps)
 
     def __post_init__(self) -> None:
         levels = int(round(math.log2(self.downsample)))

@@ -1,0 +1,1 @@
+"""Generation: sampling, layout-constrained decoding, classifier-free guidance, the HTML page."""
