@@ -47,6 +47,16 @@ def fixture_texts() -> list[str]:
     return [t for t in texts if t.strip()]
 
 
+def best_of(runs: int, fn):
+    """``fn()``'s result and its fastest wall time over ``runs`` runs (the machine may be shared)."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return result, best
+
+
 def bench_minhash(repeat: int) -> None:
     try:
         from datasketch import MinHash
@@ -64,9 +74,7 @@ def bench_minhash(repeat: int) -> None:
     n_words = sum(len(t.split()) for t in docs)
 
     hasher = MinHasher(num_perm=128, seed=1)
-    start = time.perf_counter()
-    ours = hasher.signatures(docs)
-    ours_s = time.perf_counter() - start
+    ours, ours_s = best_of(3, lambda: hasher.signatures(docs))
 
     def datasketch_loop(text: str) -> MinHash:
         words = normalize(text).split()
@@ -75,9 +83,7 @@ def bench_minhash(repeat: int) -> None:
             m.update(" ".join(words[i:i + 5]).encode("utf-8"))
         return m
 
-    start = time.perf_counter()
-    theirs = [datasketch_loop(t) for t in docs]
-    theirs_s = time.perf_counter() - start
+    theirs, theirs_s = best_of(3, lambda: [datasketch_loop(t) for t in docs])
 
     def exact(a: str, b: str) -> float:
         wa, wb = normalize(a).split(), normalize(b).split()
@@ -90,7 +96,7 @@ def bench_minhash(repeat: int) -> None:
     ours_est = jaccard_estimate(ours[:n], ours[n:2 * n])
     theirs_est = np.array([theirs[i].jaccard(theirs[n + i]) for i in range(n)])
     print(f"minhash: {len(docs)} documents ({n_words / len(docs):.0f} words each on average), 128 permutations, "
-          f"5-word shingles, one core")
+          f"5-word shingles, one core, best of 3")
     print(f"  numpy MinHasher   {len(docs) / ours_s:10.1f} docs/s   mean |estimate - exact Jaccard| "
           f"{np.abs(ours_est - truth).mean():.3f}")
     print(f"  datasketch loop   {len(docs) / theirs_s:10.1f} docs/s   mean |estimate - exact Jaccard| "
@@ -282,7 +288,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=1_000_000, help="documents of the synthetic corpus (default 1M)")
     parser.add_argument("--per-shard", type=int, default=10_000, help="documents per synthetic shard")
-    parser.add_argument("--repeat", type=int, default=5, help="passes over the fixture pages for MinHash")
+    parser.add_argument("--repeat", type=int, default=3, help="copies of the fixture pages for MinHash")
     parser.add_argument("--clip-images", type=int, default=128, help="images per CLIP measurement")
     parser.add_argument("--only", choices=("minhash", "phase", "clip"), default=None)
     parser.add_argument("--measure-phase", default=None, help=argparse.SUPPRESS)
