@@ -77,7 +77,7 @@ class Stage:
         docs_in = batch.docs
         start = time.perf_counter()
         kept = self.process_batch(docs_in)
-        batch.seconds[self.name] = batch.seconds.get(self.name, 0.0) + time.perf_counter() - start
+        elapsed = time.perf_counter() - start
         kept_ids = {id(d) for d in kept}
         explained = {r.id for r in self._rejected if r.level == "document"}
         for doc in docs_in:
@@ -88,7 +88,11 @@ class Stage:
         for r in self._rejected:
             r.partition = batch.partition
         reasons = Counter(f"{r.level}:{r.reason}" for r in self._rejected)
-        batch.counts[self.name] = {"in": len(docs_in), "out": len(kept), **reasons}
+        step, n = self.name, 2
+        while step in batch.counts:  # a stage may run twice in one pipeline: count each run
+            step, n = f"{self.name}#{n}", n + 1
+        batch.counts[step] = {"in": len(docs_in), "out": len(kept), **reasons}
+        batch.seconds[step] = elapsed
         batch.docs = kept
         batch.rejected.extend(self._rejected)
         self._rejected = []
