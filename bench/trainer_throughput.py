@@ -1,0 +1,113 @@
+"""Trainer throughput on this machine, as ratios against baselines measured in the same run.
+
+1. Training tokens/s of ``trainer.train.loop.train`` (loader in a worker process, metrics,
+   checkpoint at the end) against a minimal hand-written loop of the same model on the same
+   batches held in memory (forward, loss, backward, clip, AdamW). Goal: >= 0.95.
+2. Loader documents/s (shards -> tokenized, packed batches, one process) against the
+   documents/s training consumes. Goal: >= 10x.
+
+Runs on the CPU with the tiny config on a generated sample-web-like corpus (a few minutes).
+``--device cuda --config trainer/configs/300m.yaml`` measures the same on a GPU and prints MFU.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# bench/ holds scripts named like stdlib modules (tokenize.py); keep it off the import path.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
+sys.path.insert(0, str(REPO))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests" / "trainer"))
+
+from corpus import scene_corpus  # noqa: E402
+
+from trainer.config import CorpusSpec, load_run_config  # noqa: E402
+from trainer.model import Transformer  # noqa: E402
+from trainer.train.distributed import DistInfo  # noqa: E402
+from trainer.train.loop import build_optimizer, make_loader, train  # noqa: E402
+from trainer.train.loss import batch_loss  # noqa: E402
+from trainer.vq.model import VQConfig, VQModel  # noqa: E402
+from trainer.vq.tokenizer import ImageTokenizer  # noqa: E402
+
+
+def hand_written_loop(cfg, vocab, batches, device: torch.device) -> float:
+    """Tokens/s of the plainest loop over pre-loaded batches (the first two steps are warm-up)."""
+    torch.manual_seed(cfg.train.seed)
+    model = Transformer(cfg.model, vocab.layout.vocab_size).to(device)
+    opt = build_optimizer(model, cfg, device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
+    start, tokens = None, 0
+    for i, batch in enumerate(batches):
+        if i == 2:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start, tokens = time.perf_counter(), 0
+        with autocast:
+            parts = batch_loss(model, batch, vocab.layout)
+            loss = parts["weighted"] / parts["weight"]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += batch["tokens"][:, :-1].numel()
+    float(loss)
+    return tokens / (time.perf_counter() - start)
+
+
+def main() -> None:
+    """Run both measurements and print one JSON line of figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(REPO / "trainer/configs/tiny.yaml"))
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--docs", type=int, default=300)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    tmp = Path(tempfile.mkdtemp(prefix="trainer-bench-"))
+    scene_corpus(tmp / "corpus", args.docs, n_shards=4, two_groups=0.25)
+    ImageTokenizer(VQModel(VQConfig(codebook_size=256, channels=16, channel_mult=[1, 2, 4]))).save(tmp / "vq.pt")
+    overrides = {"train.log_every": 5, "train.ckpt_every": 10**9, "data.num_workers": 1}
+    cfg = load_run_config(args.config, overrides)
+    corpora = [CorpusSpec(str(tmp / "corpus"))]
+
+    rows = train(cfg, corpora, tmp / "run", vq=str(tmp / "vq.pt"), max_steps=args.steps, device=args.device,
+                 progress=False)
+    framework_tps = sum(r["tokens_per_s"] for r in rows[1:]) / max(1, len(rows) - 1)
+    docs_per_step = rows[-1]["data_documents"] / args.steps
+
+    from trainer.assets import Vocabulary
+
+    vocab = Vocabulary.load(tmp / "run")
+    loader_cfg = load_run_config(args.config, {**overrides, "data.num_workers": 0})
+    loader = make_loader(loader_cfg, vocab, corpora, loader_cfg.data.seq_len, DistInfo())
+    it = iter(loader)
+    t0 = time.perf_counter()
+    batches = [next(it) for _ in range(args.steps)]
+    loader_docs_per_s = loader.stats()["documents"] / (time.perf_counter() - t0)
+    baseline_tps = hand_written_loop(cfg, vocab, batches, device)
+
+    consumed_docs_per_s = docs_per_step * framework_tps / (cfg.data.batch_size * cfg.data.seq_len)
+    out = {"device": args.device, "threads": args.threads, "framework_tokens_per_s": round(framework_tps),
+           "baseline_tokens_per_s": round(baseline_tps), "framework_vs_baseline": round(framework_tps / baseline_tps, 3),
+           "loader_docs_per_s": round(loader_docs_per_s, 1), "training_docs_per_s": round(consumed_docs_per_s, 1),
+           "loader_vs_training": round(loader_docs_per_s / consumed_docs_per_s, 1)}
+    if "mfu" in rows[-1]:
+        out["mfu"] = round(sum(r["mfu"] for r in rows[1:]) / max(1, len(rows) - 1), 3)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
