@@ -53,6 +53,7 @@ class CrawlSource(Source):
     """
 
     name = "crawl"
+    uses_ray = True  # partitions() crawls on FetchWorker actors
 
     def __init__(self, state_dir: str, seeds: list[str] | str | None = None, sitemap: str | None = None,
                  scope: dict[str, Any] | None = None, politeness: dict[str, Any] | None = None,

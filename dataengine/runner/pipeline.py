@@ -142,8 +142,10 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     output = output.rstrip("/")
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)
     start = time.perf_counter()
-    init_ray(address)  # before listing partitions: a crawl source does its fetching on Ray actors
-    partitions = config.source.build().partitions()
+    source = config.source.build()
+    if source.uses_ray:  # a crawl fetches on actors while listing its partitions
+        init_ray(address)
+    partitions = source.partitions()
     done = Ledger(output).committed()
     todo = [p for p in partitions if p.id not in done]
     record.partitions = {"total": len(partitions), "skipped": len(partitions) - len(todo), "done": 0}
@@ -153,6 +155,7 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
           f"already committed, {len(todo)} to do", file=sys.stderr)
     try:
         if todo:
+            init_ray(address)
             for row in _build_dataset(config, todo, output, record.run_id).iter_rows():
                 summary = pickle.loads(row["summary"])
                 record.add(summary["counts"], summary["seconds"])

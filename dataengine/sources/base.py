@@ -35,6 +35,7 @@ class Source:
     """Base class of sources. Subclasses set ``name`` (the YAML ``source.kind``)."""
 
     name: ClassVar[str] = ""
+    uses_ray: ClassVar[bool] = False  # True when partitions() itself runs work on Ray
 
     def partitions(self) -> list[Partition]:
         """All partitions of this input, in a stable order."""
