@@ -44,6 +44,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from trainer.config import load_run_config
     from trainer.train.loop import train
 
+    if args.ray_workers:
+        from trainer.train.ray_launcher import train_on_ray
+
+        train_on_ray(args.config, args.data or [], args.out, args.ray_workers, args.ray_gpu, vq=args.vq,
+                     max_steps=args.max_steps, resume=args.resume, overrides=_overrides(args.set))
+        return 0
     cfg = load_run_config(args.config, _overrides(args.set))
     corpora = [CorpusSpec(path) for path in args.data] if args.data else cfg.data.mixture
     rows = train(cfg, corpora, args.out, vq=args.vq, max_steps=args.max_steps, resume=args.resume,
@@ -101,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="stop at this step (the schedule still follows the config)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--ray-workers", type=int, help="run as this many Ray Train workers (TorchTrainer)")
+    p.add_argument("--ray-gpu", action="store_true", help="one GPU per Ray Train worker")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

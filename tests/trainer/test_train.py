@@ -58,3 +58,23 @@ def test_cli_trains_from_shards_and_reports_bad_input(tmp_path, untrained_vq, ca
     assert "does not exist" in capsys.readouterr().err
     assert main(args + ["--set", "model.width=3"]) == 2
     assert "unknown key" in capsys.readouterr().err
+
+
+def test_torchrun_two_cpu_ranks_train_and_checkpoint_each_loader(tmp_path, untrained_vq):
+    import os
+    import subprocess
+    import sys
+
+    scene_corpus(tmp_path / "c", 12, n_shards=2)
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "trainer.cli", "train", "trainer/configs/tiny.yaml", "--data", str(tmp_path / "c"),
+           "--out", str(tmp_path / "run"), "--vq", str(untrained_vq), "--max-steps", "2", "--device", "cpu",
+           "--quiet", *sets]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ckpt = latest_checkpoint(tmp_path / "run")
+    assert (ckpt / "loader_rank0.pt").exists() and (ckpt / "loader_rank1.pt").exists()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]

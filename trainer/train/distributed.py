@@ -39,8 +39,9 @@ def init_distributed(device: str | None = None) -> DistInfo:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
     if use_cuda:
-        torch.cuda.set_device(local)
-        dev = torch.device("cuda", local)
+        # An explicit "cuda:N" (Ray Train's choice) wins over the local rank.
+        dev = torch.device(device) if device and ":" in device else torch.device("cuda", local)
+        torch.cuda.set_device(dev)
     else:
         dev = torch.device("cpu")
     if world > 1 and not dist.is_initialized():

@@ -1,0 +1,37 @@
+"""Running ``train()`` on a Ray cluster with Ray Train's ``TorchTrainer``.
+
+Each Ray Train worker is one rank: Ray sets up the process group and the ``RANK`` /
+``WORLD_SIZE`` / ``LOCAL_RANK`` environment, and ``train()`` joins it exactly as under
+``torchrun``. The run folder must be on storage every worker can reach (a shared file
+system), since rank 0 writes the model and every rank writes its loader position.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _worker_loop(ctx: dict[str, Any]) -> None:
+    import ray.train.torch
+
+    from trainer.config import CorpusSpec, load_run_config
+    from trainer.train.loop import train
+
+    cfg = load_run_config(ctx["config"], ctx["overrides"])
+    corpora = [CorpusSpec(p) for p in ctx["data"]] if ctx["data"] else cfg.data.mixture
+    train(cfg, corpora, ctx["out"], vq=ctx["vq"], max_steps=ctx["max_steps"], resume=ctx["resume"],
+          device=str(ray.train.torch.get_device()), progress=False)
+
+
+def train_on_ray(config: str, data: list[str], out: str, num_workers: int, use_gpu: bool, *,
+                 vq: str | None = None, max_steps: int | None = None, resume: bool = False,
+                 overrides: dict[str, Any] | None = None) -> Any:
+    """Start ``num_workers`` ranks with Ray Train (on the cluster ``ray.init()`` finds) and train; returns Ray's result."""
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    ctx = {"config": config, "data": data, "out": out, "vq": vq, "max_steps": max_steps, "resume": resume,
+           "overrides": overrides or {}}
+    trainer = TorchTrainer(_worker_loop, train_loop_config=ctx,
+                           scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu))
+    return trainer.fit()
