@@ -1,7 +1,8 @@
-"""Building small corpora for the trainer's tests, in exactly the shard layout the engine writes.
+"""Building small corpora for the trainer's tests with the engine's own ``ShardWriter``.
 
 ``CORPUS/shards/NAME.tar`` holds one sample per document: ``KEY.json`` (the Document JSON),
-``KEY.{i}.png`` for images with status ok, and ``KEY.tokens.npy`` when given.
+``KEY.{i}.png`` for images with status ok, and ``KEY.tokens.npy`` when given. Samples that
+break the contract on purpose (to test the loader's handling) go through ``write_raw_shard``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def make_document(url: str, parts: list[Part], failed_images: int = 0) -> tuple[
         member = f"{doc_id}.{i}.png"
         doc.images.append(ImageRecord(index=i, url=f"{url}/img{i}.png", width=part.width, height=part.height,
                                       format="png", sha256=hashlib.sha256(data).hexdigest(), member=member,
-                                      status="ok"))
+                                      status="ok", data=data))
         doc.segments.append(Segment.of_image(i))
         members[member] = data
     for _ in range(failed_images):
@@ -55,24 +56,25 @@ def make_document(url: str, parts: list[Part], failed_images: int = 0) -> tuple[
 
 
 def write_shards(corpus: Path, docs: list[tuple[Document, dict[str, bytes]]], n_shards: int = 1,
-                 tokens: dict[str, np.ndarray] | None = None) -> list[Path]:
-    """Write ``docs`` round-robin into ``n_shards`` tars under ``corpus/shards``."""
+                 tokens: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``docs`` with ``dataengine.shards.ShardWriter`` into ``n_shards`` shards of equal count."""
+    from dataengine.shards.writer import ShardWriter
+
+    per_shard = max(1, -(-len(docs) // n_shards))
+    with ShardWriter(str(corpus), "test", maxcount=per_shard) as writer:
+        for doc, _ in docs:
+            if tokens and doc.id in tokens:
+                doc.tokens = tokens[doc.id]
+            writer.write(doc)
+
+
+def write_raw_shard(corpus: Path, samples: list[dict[str, bytes]]) -> None:
+    """Write samples as they are (for inputs that break the contract on purpose)."""
     out = corpus / "shards"
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"test-{k:05d}.tar" for k in range(n_shards)]
-    writers = [wds.TarWriter(str(p)) for p in paths]
-    for j, (doc, members) in enumerate(docs):
-        sample = {"__key__": doc.id, "json": json.dumps(doc.to_json()).encode()}
-        for name, data in members.items():
-            sample[name[len(doc.id) + 1:]] = data
-        if tokens and doc.id in tokens:
-            buf = io.BytesIO()
-            np.save(buf, tokens[doc.id].astype(np.int32))
-            sample["tokens.npy"] = buf.getvalue()
-        writers[j % n_shards].write(sample)
-    for w in writers:
-        w.close()
-    return paths
+    with wds.TarWriter(str(out / "raw-00000.tar")) as writer:
+        for sample in samples:
+            writer.write(sample)
 
 
 def text_corpus(corpus: Path, n_docs: int, n_shards: int = 1, seed: int = 0) -> list[Document]:
