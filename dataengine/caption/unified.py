@@ -2,7 +2,8 @@
 
 The model reads ``<|bos|> <image>`` and writes text until ``<|eos|>`` under the layout
 constraint (``trainer.generate.Generator.captions``), greedily, with the text tokenizer and
-VQ the run was trained with. Its captions are recorded as written by
+VQ the run was trained with. Trained on pages, it goes on from the description into the next
+paragraph; the caption is what it writes before the first blank line. Its captions are recorded as written by
 ``unified:RUN/checkpoints/step_NNNNNN``, so a corpus says which checkpoint wrote what.
 """
 
@@ -33,4 +34,5 @@ class UnifiedCaptioner:
         """One caption per image (PIL images, bytes or uint8 arrays)."""
         if not images:
             return []
-        return [c.strip() for c in self.generator.captions(images, max_new_tokens=self.max_new_tokens)]
+        texts = self.generator.captions(images, max_new_tokens=self.max_new_tokens)
+        return [text.strip().split("\n\n", 1)[0].strip() for text in texts]

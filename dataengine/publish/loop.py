@@ -1,0 +1,245 @@
+"""``run_full_loop``: the whole loop on the embedded sample web, from crawl to a trained model's captions.
+
+1. generate and serve the sample web, run a pipeline over it (by default
+   ``pipelines/sampleweb_filtered.yaml``: extract, filter, fetch) into ``OUT/corpus``
+   (``dataengine.demo.run_demo``);
+2. deduplicate it in place (``dataengine.dedup``, ``pipelines/dedup/sampleweb.yaml``);
+3. train the text tokenizer on its text (``dataengine tokenizer train``) and the VQ on its
+   images (``trainer vq train``);
+4. run ``caption`` (only with a ``caption_model``: images without usable alt text) and
+   ``tokenize`` over it, on actor pools, into ``OUT/tokenized`` (``CorpusSource``);
+5. publish balanced final shards into ``OUT/final``;
+6. train the unified model on them (``trainer train``; the loader reads ``KEY.tokens.npy``);
+7. caption the scenes of the final corpus with the trained model (the ``caption`` stage, backend
+   ``unified``) and score the captions against the sample web's ground truth; do the same for
+   new scenes drawn by the sample web's renderer, which the model never saw; draw a few scenes
+   from their true captions into ``OUT/samples/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from dataengine.caption.judge import CaptionReport, load_scenes, score_captions
+from dataengine.demo import run_demo
+
+if TYPE_CHECKING:
+    from dataengine.caption.stage import Captioner
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINES, TRAINER_CONFIGS = REPO / "pipelines", REPO / "trainer" / "configs"
+GROUND_TRUTH = "ground_truth.jsonl"
+STEP_DIRS = ("tokenizer", "vq", "tokenized", "final", "run", "samples")  # corpus/ and site/ belong to run_demo
+
+
+@dataclass
+class LoopConfig:
+    """Sizes of the loop; the defaults make ``make demo`` (a few CPU minutes of training)."""
+
+    pages: int = 60
+    seed: int = 0
+    pipeline: str = str(PIPELINES / "sampleweb_filtered.yaml")
+    dedup_config: str = str(PIPELINES / "dedup" / "sampleweb.yaml")
+    vocab_size: int = 1024
+    vq_config: str = str(TRAINER_CONFIGS / "vq_tiny.yaml")
+    vq_steps: int | None = None          # None: the VQ config's
+    train_config: str = str(TRAINER_CONFIGS / "tiny.yaml")
+    train_steps: int | None = None       # None: the run config's
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # "section.key": value
+    world_size: int = 1
+    tokens_per_shard: int = 16384
+    caption_model: str | None = None     # an HF captioner for step 4 (hub name or local path)
+    eval_images: int = 48                # scene images the trained model captions in step 7
+    samples: int = 4                     # scenes drawn from their captions in step 7
+    device: str = "cpu"
+
+
+@dataclass
+class LoopResult:
+    """Where everything went and what came out."""
+
+    out: Path
+    corpus: str
+    tokenized: str
+    final: str
+    run: Path
+    documents: dict[str, int] = field(default_factory=dict)   # per step
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+    captions: CaptionReport | None = None          # scenes of the final corpus, against the ground truth
+    heldout_captions: CaptionReport | None = None  # new scenes the model never saw
+    samples: list[Path] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _step(result: LoopResult, name: str, start: float) -> float:
+    now = time.perf_counter()
+    result.seconds[name] = now - start
+    print(f"[loop] {name} done in {now - start:.1f}s", file=sys.stderr)
+    return now
+
+
+def tokenize_pipeline(corpus: str, text_tokenizer: str, vq: str, max_grid: int,
+                      caption_model: str | None) -> dict[str, Any]:
+    """The pipeline that captions (when a model is given) and tokenizes an existing corpus."""
+    stages: list[dict[str, Any]] = []
+    if caption_model:
+        stages.append({"name": "caption", "params": {"model": caption_model, "policy": "missing_alt"},
+                       "resources": {"concurrency": 1}})
+    stages.append({"name": "tokenize", "params": {"text_tokenizer": text_tokenizer, "vq": vq, "max_grid": max_grid,
+                                                  "image_descriptions": True},
+                   "resources": {"concurrency": 1}})
+    return {"name": "tokenize", "source": {"kind": "corpus", "path": corpus}, "stages": stages,
+            "sink": {"maxcount": 1000}}
+
+
+def caption_scenes(final: str, captioner: Captioner, scenes: dict, limit: int) -> CaptionReport:
+    """Caption up to ``limit`` scene images of ``final`` with ``captioner`` (policy ``all``) and score them."""
+    from dataengine.shards import iter_corpus
+    from dataengine.stages.base import Batch
+
+    docs, n = [], 0
+    for doc in iter_corpus(final):
+        if n >= limit:
+            break
+        wanted = [im for im in doc.images if im.status == "ok" and urlsplit(im.url or "").path in scenes]
+        if wanted:
+            docs.append(doc)
+            n += len(wanted)
+    batch = captioner(Batch("loop-eval", docs))
+    pairs = ((im.url, im.caption) for d in batch.docs for im in d.images if im.caption_model == captioner.model.name)
+    return score_captions(pairs, scenes, captioner.model.name, n_examples=6)
+
+
+def caption_new_scenes(captioner: Captioner, n: int, seed: int) -> CaptionReport:
+    """Caption ``n`` scenes the sample web's renderer draws afresh (never seen in training) and score them."""
+    import random
+
+    from dataengine.sampleweb.images import png_bytes
+    from dataengine.sampleweb.scenes import random_scene, render_scene
+    from dataengine.stages.base import Batch
+    from schemas import Document, ImageRecord, Segment, SourceRef
+
+    rng = random.Random(seed)
+    scenes, docs = {}, []
+    for k in range(n):
+        scene = random_scene(rng)
+        url = f"http://heldout.invalid/scene-{k}.png"
+        scenes[urlsplit(url).path] = scene
+        data = png_bytes(render_scene(scene, seed=rng.randrange(2**31)))
+        image = ImageRecord(0, url, status="ok", format="png", data=data)
+        docs.append(Document(f"heldout{k:04d}", url, SourceRef("generated", url), [Segment.of_image(0)], [image]))
+    batch = captioner(Batch("loop-heldout", docs))
+    return score_captions(((d.url, d.images[0].caption) for d in batch.docs), scenes, captioner.model.name,
+                          n_examples=3)
+
+
+def draw_samples(run: Path, prompts: list[str], out: Path, device: str) -> list[Path]:
+    """Images the trained model draws for ``prompts``, saved as PNGs in ``out``."""
+    from PIL import Image
+
+    from trainer.generate.generator import Generator
+    from trainer.train.checkpoint import load_trained
+
+    if not prompts:
+        return []
+    model, vocab, _ = load_trained(run, device)
+    images = Generator(model, vocab, device).images(prompts, seed=0)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, (prompt, pixels) in enumerate(zip(prompts, images)):
+        path = out / f"{k:02d}-{prompt.lower().rstrip('.').replace(' ', '-')[:60]}.png"
+        Image.fromarray(pixels).resize((128, 128), Image.NEAREST).save(path)
+        paths.append(path)
+    return paths
+
+
+def run_full_loop(out: Path, config: LoopConfig = LoopConfig(), address: str | None = None) -> LoopResult:
+    """Run steps 1-7 (module docstring) into ``out``; every step's output stays there for inspection."""
+    from dataengine.catalog.catalog import Catalog
+    from dataengine.dedup import load_config, run_dedup
+    from dataengine.publish.plan import PlanConfig
+    from dataengine.publish.publish import publish
+    from dataengine.runner.config import parse_pipeline
+    from dataengine.runner.pipeline import run_pipeline
+    from dataengine.tokenize.commands import train_corpus_tokenizer
+    from trainer.config import CorpusSpec, load_run_config
+    from trainer.train.loop import train
+    from trainer.vq.train import load_vq_train_config, train_vq
+
+    out = Path(out)
+    for name in STEP_DIRS:  # a new demo serves on a new port, so nothing of an earlier one can be reused
+        shutil.rmtree(out / name, ignore_errors=True)
+    result = LoopResult(out, "", str(out / "tokenized"), str(out / "final"), out / "run")
+    t = time.perf_counter()
+    result.corpus = run_demo(out, config.pages, config.seed, Path(config.pipeline), address)
+    t = _step(result, "crawl", t)
+    dedup = run_dedup(result.corpus, load_config(config.dedup_config), executor="ray", address=address)
+    result.documents["crawled"], result.documents["deduplicated"] = dedup.documents_in, dedup.documents_out
+    t = _step(result, "dedup", t)
+
+    tokenizer_dir = str(out / "tokenizer")
+    train_corpus_tokenizer(result.corpus, config.vocab_size, tokenizer_dir)
+    vq_cfg = load_vq_train_config(config.vq_config)
+    train_vq(vq_cfg, [result.corpus], out / "vq", max_steps=config.vq_steps, progress=False)
+    vq = str(out / "vq" / "vq.pt")
+    t = _step(result, "tokenizers", t)
+
+    run_cfg = load_run_config(config.train_config, {"tokenizer.text": tokenizer_dir, "tokenizer.vq": vq,
+                                                    **config.train_overrides})
+    raw = tokenize_pipeline(result.corpus, tokenizer_dir, vq, run_cfg.tokenizer.max_grid, config.caption_model)
+    result.documents["tokenized"] = run_pipeline(parse_pipeline(raw), result.tokenized, address=address).documents
+    t = _step(result, "caption+tokenize", t)
+
+    published = publish(result.tokenized, result.final,
+                        PlanConfig(config.world_size, tokens_per_shard=config.tokens_per_shard, seed=config.seed),
+                        progress=False)
+    result.documents["published"] = sum(s.n_docs for s in published.shards)
+    t = _step(result, "publish", t)
+
+    rows = train(run_cfg, [CorpusSpec(result.final)], result.run, max_steps=config.train_steps,
+                 device=config.device, progress=True)
+    result.last_metrics = rows[-1] if rows else {}
+    t = _step(result, "train", t)
+
+    from dataengine.caption.stage import Captioner
+
+    scenes = load_scenes(Path(out) / "site" / GROUND_TRUTH)
+    captioner = Captioner(str(result.run), backend="unified", policy="all", device=config.device)
+    result.captions = caption_scenes(result.final, captioner, scenes, config.eval_images)
+    result.heldout_captions = caption_new_scenes(captioner, config.eval_images, config.seed + 1)
+    truths = sorted({s.caption() for s in scenes.values()})
+    prompts = truths[::max(1, len(truths) // config.samples)][:config.samples]
+    result.samples = draw_samples(result.run, prompts, out / "samples", config.device)
+    _step(result, "evaluate", t)
+    with Catalog(result.final) as cat:
+        tokens = cat.arrow("select sum(n_text_tokens) t, sum(n_image_tokens) i from docs").to_pylist()[0]
+    result.documents["text_tokens"], result.documents["image_tokens"] = tokens["t"] or 0, tokens["i"] or 0
+    return result
+
+
+def format_loop(result: LoopResult) -> str:
+    """A summary of ``run_full_loop``'s result for the terminal."""
+    docs = result.documents
+    lines = [f"documents: crawled {docs.get('crawled')}, after dedup {docs.get('deduplicated')}, "
+             f"tokenized {docs.get('tokenized')}, published {docs.get('published')} "
+             f"({docs.get('text_tokens')} text + {docs.get('image_tokens')} image tokens) in {result.final}"]
+    m = result.last_metrics
+    if m:
+        lines.append(f"trained {m.get('step')} steps: loss {m.get('loss', 0):.3f} (text {m.get('loss_text', 0):.3f}, "
+                     f"image {m.get('loss_image', 0):.3f}); run folder {result.run}")
+    for what, c in (("scenes of the corpus", result.captions), ("new scenes it never saw", result.heldout_captions)):
+        if c is None:
+            continue
+        lines.append(f"captions by the trained model of {c.n} {what}, scored against the ground truth: {c.mean:.3f} "
+                     "(1.0 = every count, colour, shape and position right)")
+        lines += [f"  {e['score']:.2f}  model: {e['caption']!r}\n        truth: {e['truth']!r}" for e in c.examples]
+    if result.samples:
+        lines.append(f"scenes drawn from their true captions: {', '.join(str(p) for p in result.samples)}")
+    lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))
+    return "\n".join(lines)
