@@ -1,0 +1,1 @@
+"""The VQ image tokenizer: model, image-level API (``ImageTokenizer``) and training."""
