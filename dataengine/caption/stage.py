@@ -3,8 +3,8 @@
 A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``) so the
 model loads once per actor. ``process_batch`` picks the images of the whole batch that the
 ``policy`` says need a caption (``missing_alt``: those without usable alt text and without a
-caption; ``all``: every image), decodes them and sends them through the model in batches of
-``batch_size``. The image keeps its ``alt``; ``caption`` gets the model's text and
+caption; ``all``: every image) and sends them through the model in batches of ``batch_size``,
+decoding each batch just before it goes. The image keeps its ``alt``; ``caption`` gets the model's text and
 ``caption_model`` the model's name (an empty caption is kept as written: the model said
 nothing). An image whose bytes do not decode fails in place (``undecodable_image``).
 
@@ -52,20 +52,17 @@ class Captioner(Stage):
             raise ValueError(f"caption: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
-        """Caption the images that need it; every document is kept."""
-        todo, pictures = [], []
-        for doc in docs:
-            for image in doc.images:
-                if not needs_caption(image, self.policy):
-                    continue
+        """Caption the images that need it, ``batch_size`` at a time; every document is kept."""
+        todo = [(doc, image) for doc in docs for image in doc.images if needs_caption(image, self.policy)]
+        for start in range(0, len(todo), self.batch_size):
+            images, pictures = [], []
+            for doc, image in todo[start:start + self.batch_size]:  # decoded per batch: photos can be large
                 try:
                     pictures.append(open_rgb(image.data))
                 except Exception as exc:  # PIL raises many types for bad bytes
                     fail_image(self, doc, image, "undecodable_image", detail=f"{type(exc).__name__}: {exc}"[:500])
                     continue
-                todo.append(image)
-        for start in range(0, len(todo), self.batch_size):
-            captions = self.model.caption(pictures[start:start + self.batch_size])
-            for image, caption in zip(todo[start:start + self.batch_size], captions):
+                images.append(image)
+            for image, caption in zip(images, self.model.caption(pictures)):
                 image.caption, image.caption_model = caption, self.model.name
         return docs

@@ -78,9 +78,14 @@ class DocumentTokenizer(Stage):
                 if p.default is not inspect.Parameter.empty}
 
     def _decode_images(self, docs: list[Document]) -> dict[tuple[int, int], Any]:
-        """PIL images of every ``ok`` image, keyed by (document position, image index); failures fail in place."""
-        from trainer.vq.tokenizer import to_pil
+        """Every ``ok`` image decoded and cut to the VQ's input square, keyed by (document position, image index).
 
+        Cutting here, as ``ImageTokenizer.encode`` would, keeps a batch of large photos small in
+        memory and spares the VQ a second pass over the full-size pixels. Failures fail in place.
+        """
+        from trainer.vq.tokenizer import square_resize, to_pil
+
+        size = self.images.config.resolution
         pictures = {}
         for d, doc in enumerate(docs):
             for image in doc.images:
@@ -90,7 +95,7 @@ class DocumentTokenizer(Stage):
                     fail_image(self, doc, image, "image_bytes_missing", detail="status ok but no bytes")
                     continue
                 try:
-                    pictures[(d, image.index)] = to_pil(image.data)
+                    pictures[(d, image.index)] = square_resize(to_pil(image.data), size)
                 except Exception as exc:  # PIL raises many types for bad bytes
                     fail_image(self, doc, image, "undecodable_image", detail=f"{type(exc).__name__}: {exc}"[:500])
         return pictures
