@@ -11,6 +11,7 @@ Interleaved generation from short prompts is reported ILScore-style.
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -138,4 +139,5 @@ def evaluate(checkpoint: str, corpus: str, judge: str | None = None, ground_trut
         result.update(ilscore([d.parts for d in docs], SceneJudge()))
     result["judge"] = judge
     result["t2i_prompts"] = len(prompts)
-    return result
+    # A dimension with nothing to score (no image opened, say) is null, which JSON can carry; NaN is not JSON.
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in result.items()}
