@@ -12,7 +12,8 @@ corpus tokenized here trains exactly as the trainer would have tokenized it on t
 text segments in reading order, consecutive ones joined by a blank line; each image with
 status ``ok`` as its code grid; failed images left out. With ``image_descriptions`` each
 image is followed by its caption (else its usable alt text), joined to the next text by a
-blank line, which is how the model sees image-to-text examples inside interleaved pages.
+blank line, which is how the model sees image-to-text examples inside interleaved pages (a
+figcaption that the page also has as the next text segment is said once).
 
 An image whose bytes do not decode fails in place (image-level ``rejected`` row
 ``undecodable_image``); a document left with neither text nor images is rejected
