@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(VENV)/bin/dataengine demo --out demo-out
+	$(VENV)/bin/dataengine demo --full --out demo-out
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

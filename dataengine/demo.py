@@ -1,8 +1,11 @@
-"""``dataengine demo``: the whole loop on the embedded sample web, on this machine.
+"""``dataengine demo``: the engine, or the whole loop, on the embedded sample web, on this machine.
 
-Generates the sample web, serves it on loopback, runs ``pipelines/demo.yaml`` over it on a
-local Ray, and prints a summary from the catalog. Each demo starts from an empty output
-folder: the server's port changes between runs, and with it every URL and document id.
+By default: generate the sample web, serve it on loopback, run ``pipelines/demo.yaml`` over
+it on a local Ray, and print a summary from the catalog (a minute or two). With ``--full``:
+the whole loop of ``dataengine.publish.loop`` (filters, dedup, tokenizers, tokenization,
+publish, training a tiny model, captions scored against the ground truth; ``make demo``).
+Each demo starts from an empty output folder: the server's port changes between runs, and
+with it every URL and document id.
 """
 
 from __future__ import annotations
@@ -54,6 +57,14 @@ def run_demo(out: Path, pages: int, seed: int, pipeline: Path, address: str | No
 def _demo(args: argparse.Namespace) -> int:
     if not args.pipeline.is_file():
         raise UsageError(f"{args.pipeline}: pipeline file not found (pass --pipeline)")
+    if args.full:
+        from dataengine.publish.loop import LoopConfig, format_loop, run_full_loop
+
+        config = LoopConfig(pages=args.pages, seed=args.seed, vq_steps=args.vq_steps, train_steps=args.train_steps)
+        result = run_full_loop(Path(args.out), config, address=args.address)
+        print(summarize(result.corpus))
+        print(format_loop(result))
+        return 0
     corpus = run_demo(Path(args.out), args.pages, args.seed, args.pipeline, args.address)
     print(summarize(corpus))
     print(f"\nshards, manifests and rejected rows are in {corpus}")
@@ -71,4 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the sample web (default 0)")
     p.add_argument("--pipeline", type=Path, default=DEFAULT_PIPELINE, help="pipeline YAML (default pipelines/demo.yaml)")
     p.add_argument("--address", default=None, help="Ray address; default starts a local Ray")
+    p.add_argument("--full", action="store_true",
+                   help="the whole loop: also filter, dedup, tokenize, publish, train a tiny model and score it")
+    p.add_argument("--vq-steps", type=int, default=150, help="with --full: VQ training steps (default 150)")
+    p.add_argument("--train-steps", type=int, default=300, help="with --full: unified model steps (default 300)")
     p.set_defaults(func=_demo)

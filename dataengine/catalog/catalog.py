@@ -265,7 +265,7 @@ class Catalog:
     def arrow(self, sql: str) -> pa.Table:
         """The result of one read statement as an Arrow table."""
         (text,) = check_read_only(sql)
-        return self.con.execute(text).to_arrow_table()
+        return self.con.sql(text).to_arrow_table()
 
     def close(self) -> None:
         """Close the connection."""
