@@ -1,7 +1,7 @@
 """Trainer throughput on this machine, as ratios against baselines measured in the same run.
 
-1. Training tokens/s of ``trainer.train.loop.train`` (loader in a worker process, metrics,
-   checkpoint at the end) against a minimal hand-written loop of the same model on the same
+1. Training tokens/s of ``trainer.train.loop.train`` on shards with ``KEY.tokens.npy``
+   (loader in a worker process, metrics, checkpoint at the end) against a minimal hand-written loop of the same model on the same
    batches held in memory (forward, loss, backward, clip, AdamW). Goal: >= 0.95.
 2. Loader documents/s (shards -> packed batches, one process) against the documents/s
    training consumes, for shards with ``KEY.tokens.npy`` (as the engine writes them) and for
@@ -109,22 +109,20 @@ def main() -> None:
     ImageTokenizer(VQModel(VQConfig(codebook_size=256, channels=16, channel_mult=[1, 2, 4]))).save(tmp / "vq.pt")
     overrides = {"train.log_every": 5, "train.ckpt_every": 10**9, "data.num_workers": 1}
     cfg = load_run_config(args.config, overrides)
-    corpora = [CorpusSpec(str(tmp / "corpus"))]
+    from trainer.assets import resolve_vocabulary
+    from trainer.data.tokenize import DocumentTokenizer
 
-    rows = train(cfg, corpora, tmp / "run", vq=str(tmp / "vq.pt"), max_steps=args.steps, device=args.device,
-                 progress=False)
+    vocab = resolve_vocabulary(cfg.tokenizer.text, str(tmp / "vq.pt"), [str(tmp / "corpus")], cfg.tokenizer.max_grid)
+    pretokenized_copy(tmp / "corpus", tmp / "tokenized", DocumentTokenizer(vocab.layout, vocab.text, vocab.images))
+    # Training reads KEY.tokens.npy, as on corpora the engine tokenized; the VQ path is measured for the loader.
+    rows = train(cfg, [CorpusSpec(str(tmp / "tokenized"))], tmp / "run", vq=str(tmp / "vq.pt"), max_steps=args.steps,
+                 device=args.device, progress=False)
     framework_tps = sum(r["tokens_per_s"] for r in rows[1:]) / max(1, len(rows) - 1)
     docs_per_step = rows[-1]["data_documents"] / args.steps
 
-    from trainer.assets import Vocabulary
-
-    vocab = Vocabulary.load(tmp / "run")
     loader_cfg = load_run_config(args.config, {**overrides, "data.num_workers": 0})
-    raw_docs_per_s, batches = loader_docs_per_s(loader_cfg, vocab, tmp / "corpus", args.steps)
-    from trainer.data.tokenize import DocumentTokenizer
-
-    pretokenized_copy(tmp / "corpus", tmp / "tokenized", DocumentTokenizer(vocab.layout, vocab.text, vocab.images))
-    tok_docs_per_s, _ = loader_docs_per_s(loader_cfg, vocab, tmp / "tokenized", args.steps)
+    raw_docs_per_s, _ = loader_docs_per_s(loader_cfg, vocab, tmp / "corpus", args.steps)
+    tok_docs_per_s, batches = loader_docs_per_s(loader_cfg, vocab, tmp / "tokenized", args.steps)
     baseline_tps = hand_written_loop(cfg, vocab, batches, device)
 
     consumed_docs_per_s = docs_per_step * framework_tps / (cfg.data.batch_size * cfg.data.seq_len)

@@ -11,6 +11,7 @@ from trainer.cli import main
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_sample_web_smoke_run_learns_text_to_image(tmp_path, capsys):
     scene_corpus(tmp_path / "corpus", 600, n_shards=4)
     scene_corpus(tmp_path / "heldout", 40, seed=99)
