@@ -16,7 +16,7 @@ def test_sample_web_smoke_run_learns_text_to_image(tmp_path, capsys):
     scene_corpus(tmp_path / "corpus", 600, n_shards=4)
     scene_corpus(tmp_path / "heldout", 40, seed=99)
     assert main(["vq", "train", "trainer/configs/vq_tiny.yaml", "--data", str(tmp_path / "corpus"),
-                 "--out", str(tmp_path / "vq"), "--quiet", "--set", "train.steps=600"]) == 0
+                 "--out", str(tmp_path / "vq"), "--quiet"]) == 0
     vq = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert vq["codebook_usage"] > 0.3
     assert main(["train", "trainer/configs/tiny.yaml", "--data", str(tmp_path / "corpus"), "--out",
