@@ -8,25 +8,12 @@ any corpus, whatever pipeline wrote it; rewritten shards then carry the hash.
 
 from __future__ import annotations
 
-import io
 
 import imagehash
 import numpy as np
 from PIL import Image
 
 COLOUR_SIDE = 8  # the colour thumbnail is COLOUR_SIDE x COLOUR_SIDE RGB, 192 bytes
-
-
-def decode_rgb(data: bytes) -> Image.Image:
-    """RGB pixels of image bytes, transparent areas over white (raises when undecodable)."""
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            canvas = Image.new("RGB", rgba.size, (255, 255, 255))
-            canvas.paste(rgba, mask=rgba.getchannel("A"))
-            return canvas
-        return im.convert("RGB")
 
 
 def phash_int(picture: Image.Image) -> int:

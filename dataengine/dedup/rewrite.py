@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.decide import STAGE
-from dataengine.dedup.phash import decode_rgb, phash_hex
+from dataengine.dedup.phash import phash_hex
+from dataengine.filters.images import open_rgb
 from dataengine.runner.ledger import Ledger
 from dataengine.shards import ShardReader, ShardWriter, write_rejected
 from dataengine.shards.layout import LEDGER, MANIFEST, REJECTED, fs_and_path, join
@@ -40,7 +41,7 @@ def thumbnail_path(root: str, doc_id: str, index: int) -> str:
 def thumbnail(data: bytes) -> bytes | None:
     """A small JPEG of image bytes (``None`` when they do not decode)."""
     try:
-        picture = decode_rgb(data)
+        picture = open_rgb(data)
     except Exception:  # the removal is recorded either way; only the picture is missing
         return None
     picture.thumbnail((THUMB_SIDE, THUMB_SIDE))

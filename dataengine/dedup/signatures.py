@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 
 from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.minhash import EMPTY, MinHasher, normalize
-from dataengine.dedup.phash import colour_thumbnail, decode_rgb, parse_phash, phash_int
+from dataengine.dedup.phash import colour_thumbnail, parse_phash, phash_int
+from dataengine.filters.images import open_rgb
 from dataengine.shards import ShardReader
 from dataengine.shards.layout import fs_and_path, join
 from schemas.document import canonical_url
@@ -66,7 +67,7 @@ def image_signature(data: bytes | None, stored: str | None, colour: bool) -> tup
     if value is not None and not colour:
         return value, None
     try:
-        picture = decode_rgb(data or b"")
+        picture = open_rgb(data or b"")
     except Exception:  # undecodable bytes: no perceptual signature, the exact rules still apply
         return value, None
     return (value if value is not None else phash_int(picture)), (colour_thumbnail(picture) if colour else None)
