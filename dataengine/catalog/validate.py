@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from dataengine.shards.layout import IMAGES, MANIFEST, TAR, CorpusError, corpus_files, open_corpus, partition_of
 from dataengine.shards.writer import TOKENS_MEMBER
-from schemas import document_problems, tables
+from schemas import TokenLayout, document_problems, tables
 
 __all__ = ["validate_corpus", "validate_shard", "Summary"]
 
@@ -93,8 +93,11 @@ def _scan_tar(fs, path: str, name: str, problems: list[str]) -> list[dict[str, A
     return samples
 
 
-def validate_shard(fs, base: str, name: str) -> tuple[list[str], int]:
-    """Problems of one shard (``base`` is its path without extension) and its number of manifest rows."""
+def validate_shard(fs, base: str, name: str, layout: TokenLayout | None = None) -> tuple[list[str], int]:
+    """Problems of one shard (``base`` is its path without extension) and its number of manifest rows.
+
+    With the corpus's ``layout``, token counts per modality are checked too.
+    """
     problems: list[str] = []
     manifest = _read_table(fs, base + MANIFEST, tables.DOCS, name, "manifest", problems)
     images = _read_table(fs, base + IMAGES, tables.IMAGES, name, "image table", problems)
@@ -128,11 +131,12 @@ def validate_shard(fs, base: str, name: str) -> tuple[list[str], int]:
         if sample is not None:
             problems.extend(f"{name}: {row['id']}: {p}"
                             for p in _check_sample(row, sample, name, image_rows.get(row["id"], []),
-                                                   images is not None))
+                                                   images is not None, layout))
     return problems, len(rows)
 
 
-def _check_sample(row: dict, sample: dict, name: str, image_rows: list[dict], have_images: bool) -> list[str]:
+def _check_sample(row: dict, sample: dict, name: str, image_rows: list[dict], have_images: bool,
+                  layout: TokenLayout | None) -> list[str]:
     key, members = sample["key"], sample["members"]
     out: list[str] = []
     if row["shard"] != name:
@@ -180,6 +184,10 @@ def _check_sample(row: dict, sample: dict, name: str, image_rows: list[dict], ha
             if arr.ndim != 1 or arr.dtype != np.int32:
                 out.append(f"{key}.{TOKENS_MEMBER} is {arr.dtype} with shape {arr.shape}, expected 1-D int32")
             n_tokens = int(arr.size)
+            if layout is not None:
+                for field, mask in (("n_text_tokens", layout.is_text(arr)), ("n_image_tokens", layout.is_image_code(arr))):
+                    if row[field] != int(np.count_nonzero(mask)):
+                        out.append(f"manifest {field} is {row[field]!r}, the tokens say {int(np.count_nonzero(mask))}")
         except Exception as exc:
             out.append(f"{key}.{TOKENS_MEMBER} does not load: {exc}".splitlines()[0])
     for extra in sorted(set(members) - expected):
@@ -250,12 +258,19 @@ def _ledger_problems(fs, files: dict, shard_counts: dict[str, dict]) -> list[str
 
 def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
     """Every problem found in ``corpus`` (empty when it is sound); ``CorpusError`` if it is not a corpus."""
-    fs, _ = open_corpus(corpus)
+    fs, root = open_corpus(corpus)
     files = corpus_files(corpus)
     if not any(files[kind] for kind in ("manifests", "tars", "ledger")):
         raise CorpusError(f"no shards in {corpus} (expected shards/NAME.tar with NAME.parquet)")
     summary = summary if summary is not None else Summary()
     problems: list[str] = []
+    layout = None
+    if fs.exists(f"{root}/token_layout.json"):  # published corpora record their layout
+        try:
+            with fs.open(f"{root}/token_layout.json", "r") as f:
+                layout = TokenLayout.from_json(f.read())
+        except (ValueError, TypeError) as exc:
+            problems.append(f"token_layout.json: {exc}")
     manifests = {p[: -len(MANIFEST)] for p, _ in files["manifests"]}
     tars = {p[: -len(TAR)]: info for p, info in files["tars"]}
     for base in sorted(set(tars) - manifests):
@@ -263,7 +278,7 @@ def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
     shard_counts: dict[str, dict] = {}
     for base in sorted(manifests):
         name = base.rsplit("/", 1)[-1]
-        shard_problems, n_docs = validate_shard(fs, base, name)
+        shard_problems, n_docs = validate_shard(fs, base, name, layout)
         problems.extend(shard_problems)
         summary.shards += 1
         summary.documents += n_docs

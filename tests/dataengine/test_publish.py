@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -121,6 +123,15 @@ def test_publish_by_tokens_writes_a_valid_balanced_corpus(tokenized, tmp_path):
     assert corpus_layout(final) == stage.layout
     plan = json.loads((tmp_path / "final" / "publish.json").read_text())
     assert plan["fingerprint"] == result.fingerprint and plan["source"] == corpus
+
+    # validate checks the per-modality counts against the tokens, using the recorded layout
+    manifest = tmp_path / "final" / "shards" / f"{names[0]}.parquet"
+    table = pq.read_table(manifest)
+    counts = table.column("n_image_tokens").to_pylist()
+    counts[0] += 1
+    pq.write_table(table.set_column(table.schema.get_field_index("n_image_tokens"), "n_image_tokens",
+                                    pa.array(counts, pa.int64())), manifest)
+    assert any("n_image_tokens" in p for p in validate_corpus(final))
 
 
 def test_publish_reruns_skip_and_other_plans_are_refused(tokenized, tmp_path):
