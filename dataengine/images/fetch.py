@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from dataengine.extract.images import BadDataUri, decode_data_uri
 from dataengine.images.http import FetchError, HttpClient, HttpConfig
-from dataengine.images.process import ImageProcessor, ImageRejected, Prepared, ResizeConfig
+from dataengine.images.process import ImageProcessor, Prepared, ResizeConfig
 from dataengine.stages.base import Stage
 from schemas import Document, ImageRecord
 
@@ -104,7 +104,7 @@ class ImageFetcher(Stage):
             else:
                 return Failure("no_image_url")
             return self.processor(data, content_type)
-        except (FetchError, ImageRejected) as exc:
+        except FetchError as exc:  # process.ImageRejected is one too
             return Failure(exc.reason, exc.detail, exc.value, exc.threshold)
         except BadDataUri as exc:
             return Failure("bad_data_uri", str(exc))

@@ -41,6 +41,7 @@ import numpy as np
 from img2dataset.resizer import Resizer
 from PIL import Image, ImageOps
 
+from dataengine.images.http import FetchError
 from dataengine.shards.layout import sniff_image_format
 
 # Formats OpenCV's imdecode reads (as Pillow names them).
@@ -58,16 +59,8 @@ _RESIZER_REASONS = {"image too small": "image_too_small", "aspect ratio too larg
 img2dataset.resizer.SuppressStdoutStderr = contextlib.nullcontext
 
 
-class ImageRejected(Exception):
-    """Bytes that do not become a kept image; ``reason`` is the rejection reason."""
-
-    def __init__(self, reason: str, detail: str | None = None, value: float | None = None,
-                 threshold: float | None = None):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-        self.value = value
-        self.threshold = threshold
+class ImageRejected(FetchError):
+    """Bytes that arrived but do not become a kept image; ``reason`` is the rejection reason."""
 
 
 @dataclass

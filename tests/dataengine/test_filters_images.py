@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
@@ -12,21 +11,11 @@ from PIL import Image
 
 from dataengine.filters.image_rules import ImageRules, RepeatedImages
 from dataengine.stages.base import Batch
+from image_records import describe
+
 from schemas import Document, ImageRecord, Segment, SourceRef, document_id, validate_document
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
-
-
-def describe(record: ImageRecord, data: bytes) -> None:
-    """Fill what the fetch stage records from an image's bytes: size, format (if decodable), sha256."""
-    record.sha256 = hashlib.sha256(data).hexdigest()
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            record.width, record.height = im.size
-            record.format = (im.format or "").lower()
-    except OSError:
-        pass  # undecodable: the rules under test must notice
-    record.status, record.data = "ok", data
 
 
 def image(index: int, url: str | None, data: bytes | None) -> ImageRecord:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from dataengine.filters.clip import ClipScorer, image_context
 from dataengine.filters.images import open_rgb
 from dataengine.filters.nsfw import ClipSafetyHead, NsfwFilter
 from dataengine.runner.config import StageConfig
 from dataengine.stages.base import Batch
+from image_records import describe
+
 from schemas import Document, ImageRecord, Segment, SourceRef, document_id, validate_document
 
 # A real open_clip architecture (ViT image tower, transformer text tower, CLIP's BPE
@@ -27,18 +26,6 @@ TINY_CLIP = {"embed_dim": 32,
 CAPTIONS = {"img1.png": "A comfortable bed.", "img2.jpg": "A bus.",
             "img3.jpg": "Black and white photograph of a woman holding an umbrella.",
             "cat.jpg": "Two cats sleeping on a pink couch.", "blip.jpg": "A woman and her dog on a beach."}
-
-
-def describe(record: ImageRecord, data: bytes) -> None:
-    """Fill what the fetch stage records from an image's bytes: size, format (if decodable), sha256."""
-    record.sha256 = hashlib.sha256(data).hexdigest()
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            record.width, record.height = im.size
-            record.format = (im.format or "").lower()
-    except OSError:
-        pass  # undecodable: the rules under test must notice
-    record.status, record.data = "ok", data
 
 
 @pytest.fixture(scope="module")
