@@ -56,6 +56,8 @@ class DataConfig:
     pair_order: str = "random"       # "as_is" or "random": present pairs as text->image or image->text
     condition_dropout: float = 0.1   # drop the text before an image (classifier-free guidance)
     min_piece: int = 16              # don't start a document piece in fewer free slots than this
+    pack_lookahead: int = 8          # documents searched for one that fits the space left (none is cut)
+    tokenize_batch: int = 16         # samples tokenized together, their images in one VQ batch
     mixture: list[CorpusSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from corpus import make_document, text_corpus, write_raw_shard, write_shards
+from corpus import make_document, scene_corpus, text_corpus, write_raw_shard, write_shards
 
 from schemas.document import ImageRecord, Segment
 from schemas.token_layout import ImageCodes, TokenLayout
@@ -62,10 +62,29 @@ def test_packing_never_splits_an_image_and_respects_boundaries():
     rebuilt: list[np.ndarray] = []
     while (seq := packer.next_sequence(lambda: next(stream, None))) is not None:
         assert len(seq.tokens) == 48
-        rebuilt.extend(check_sequence(seq, LAYOUT))
-    # Pieces put back together in order give exactly the documents: nothing lost, nothing reordered.
-    assert np.array_equal(np.concatenate(rebuilt), np.concatenate(docs))
+        for piece in check_sequence(seq, LAYOUT):
+            # A piece that does not start a document continues the one before it.
+            if piece[0] == LAYOUT.bos:
+                rebuilt.append(piece)
+            else:
+                rebuilt[-1] = np.concatenate([rebuilt[-1], piece])
+    # Every document comes back whole: nothing lost, nothing duplicated, pieces never interleaved.
+    assert sorted(d.tobytes() for d in rebuilt) == sorted(d.astype(np.int64).tobytes() for d in docs)
     assert packer.stats["documents_split"] > 0
+
+
+def test_a_document_that_fits_one_sequence_is_never_cut():
+    docs = random_documents(300, seed=2)
+    packer = Packer(LAYOUT, length=48, min_piece=4)
+    stream = iter(docs)
+    short = {d.astype(np.int64).tobytes() for d in docs if len(d) <= 48}
+    seen: list[bytes] = []
+    padding = 0
+    while (seq := packer.next_sequence(lambda: next(stream, None))) is not None:
+        seen += [p.tobytes() for p in check_sequence(seq, LAYOUT) if p[0] == LAYOUT.bos]
+        padding += int((seq.tokens == LAYOUT.pad).sum())
+    assert short <= set(seen), "every document of at most one sequence appears whole in a single sequence"
+    assert padding < 0.2 * sum(len(d) for d in docs), "first-fit keeps padding low"
 
 
 def test_image_longer_than_a_sequence_is_removed_and_counted():
@@ -153,3 +172,22 @@ def test_bad_samples_are_counted_not_fatal(tmp_path):
     take(loader, 3)
     stats = loader.stats()
     assert stats["bad_samples"] >= 2 and stats["documents"] >= 6  # counted again in each epoch
+
+
+def test_batched_tokenizing_equals_one_at_a_time_and_isolates_a_bad_image(tmp_path, untrained_vq):
+    from trainer.data.shards import read_samples
+    from trainer.data.tokenize import BadSample
+    from trainer.vq.tokenizer import ImageTokenizer
+
+    scene_corpus(tmp_path, 5)
+    samples = list(read_samples(list_shards(str(tmp_path))[0]))
+    bad = dict(samples[2])
+    bad["0.png"] = b"\x89PNG but truncated"
+    images = ImageTokenizer.load(untrained_vq)
+    tok = DocumentTokenizer(TokenLayout(256, images.codebook_size, 8), ByteTokenizer(), images, pair_order="random")
+    batch = [(s, 1) for s in samples[:2]] + [(bad, 1)] + [(s, 1) for s in samples[3:]]
+    out = tok.many(batch)
+    assert isinstance(out[2], BadSample) and "could not be decoded" in str(out[2])
+    for (sample, epoch), tokens in zip(batch, out):
+        if sample is not bad:
+            assert np.array_equal(tokens, tok(sample, epoch))

@@ -9,10 +9,11 @@ mixture picks the corpus of each next document from ``(seed, slot, document numb
 weight. Since streams never end, every rank yields exactly one batch per step.
 
 The state of a slot is its position in each corpus stream (epoch, shard, samples taken
-from it), the number of documents drawn, and the packer's queue. A worker attaches its
-state to each batch it yields; the main process keeps the state of the last consumed batch
-of each role, and on resume rotates roles so that the next batch comes from the role that
-was next in line. Resumed runs therefore see exactly the batches the uninterrupted run saw.
+from it), the number of documents drawn, the documents tokenized but not yet packed
+(samples are tokenized ``tokenize_batch`` at a time, so their images share one VQ batch)
+and the packer's queue. A worker attaches its state to each batch it yields; the main
+process keeps the state of the last consumed batch of each role, and on resume rotates
+roles so that the next batch comes from the role that was next in line. Resumed runs therefore see exactly the batches the uninterrupted run saw.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class LoaderSpec:
     seed: int = 0
     shuffle_buffer: int = 64
     min_piece: int = 16
+    pack_lookahead: int = 8
+    tokenize_batch: int = 16
     rank: int = 0
     world_size: int = 1
     num_workers: int = 0
@@ -121,8 +124,9 @@ class SlotProducer:
                         for i, shards in enumerate(spec.corpora)]
         self.iters = [iter(s) for s in self.streams]
         self.drawn = state.get("drawn", 0)
+        self.ready = list(state.get("ready") or [])  # tokenized documents not yet handed to the packer
         self.stats = state.get("stats") or {"documents": 0, "bad_samples": 0}
-        self.packer = Packer(spec.tokenizer.layout, spec.seq_len + 1, spec.min_piece,
+        self.packer = Packer(spec.tokenizer.layout, spec.seq_len + 1, spec.min_piece, spec.pack_lookahead,
                              pending=list(state.get("pending") or []),
                              stats=state.get("packer_stats") or {"images_too_long": 0, "documents_split": 0})
         weights = np.asarray(spec.weights, dtype=np.float64)
@@ -132,21 +136,27 @@ class SlotProducer:
 
     def next_document(self) -> np.ndarray:
         """The next tokenized document of the mixture; bad samples are logged, counted and skipped."""
-        while True:
+        while not self.ready:
+            self._tokenize_next()
+        return self.ready.pop(0)
+
+    def _tokenize_next(self) -> None:
+        # Several samples at once, so their images share one VQ batch.
+        drawn = []
+        for _ in range(max(1, self.spec.tokenize_batch)):
             corpus = 0
             if len(self.iters) > 1:
                 u = np.random.default_rng([self.spec.seed, self.slot, self.drawn]).random()
                 corpus = min(int(np.searchsorted(self.cum, u, side="right")), len(self.iters) - 1)
             self.drawn += 1
-            sample, epoch = next(self.iters[corpus])
-            try:
-                tokens = self.spec.tokenizer(sample, epoch)
-            except BadSample as exc:
+            drawn.append(next(self.iters[corpus]))
+        for tokens in self.spec.tokenizer.many(drawn):
+            if isinstance(tokens, BadSample):
                 self.stats["bad_samples"] += 1
-                log.warning("skipping sample: %s", exc)
+                log.warning("skipping sample: %s", tokens)
                 continue
             self.stats["documents"] += 1
-            return tokens
+            self.ready.append(tokens)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """``tokens``, ``segments`` and ``positions``, each int64 (batch, seq_len + 1)."""
@@ -157,7 +167,7 @@ class SlotProducer:
     def state(self) -> dict[str, Any]:
         """Position after the last batch: stream positions, documents drawn, packer queue, counters."""
         return {"streams": [dict(s.state) for s in self.streams], "drawn": self.drawn,
-                "pending": [p.copy() for p in self.packer.pending], "stats": dict(self.stats),
+                "ready": [t.copy() for t in self.ready], "pending": [p.copy() for p in self.packer.pending], "stats": dict(self.stats),
                 "packer_stats": dict(self.packer.stats)}
 
 

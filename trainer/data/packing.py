@@ -1,9 +1,12 @@
 """Packing documents into fixed-length sequences without ever splitting an image.
 
-Documents are laid end to end. A document that does not fit in the space left is cut at
-the last point before the end of the space that is not inside an image block
-(``<|boi|> ... <|eoi|>``); the rest starts the next sequence. When the best cut would leave
-a piece shorter than ``min_piece``, the sequence is padded instead. Every piece gets its
+Documents are laid end to end. A document that would fit in a sequence of its own is never
+cut: when it does not fit in the space left, the first of the next ``lookahead`` documents
+that does fit goes there instead, and when none does the sequence is padded. (Cutting a
+caption from its image would teach the model images that follow no text.) Only a document
+longer than a whole sequence is cut, at the last point before the end of the space that is
+not inside an image block (``<|boi|> ... <|eoi|>``); the rest starts the next sequence.
+When that cut would leave a piece shorter than ``min_piece``, the sequence is padded instead. Every piece gets its
 own segment id and positions from 0, so attention and loss stay inside documents. An image
 longer than a whole sequence can never be placed: it is removed from its document, logged
 and counted in ``stats["images_too_long"]``.
@@ -52,11 +55,12 @@ def cut_allowed(tokens: np.ndarray, layout: TokenLayout) -> np.ndarray:
 
 @dataclass
 class Packer:
-    """Greedy, order-preserving packer; ``pending`` (documents not yet fully placed) is its whole state."""
+    """Greedy first-fit packer; ``pending`` (documents not yet fully placed) is its whole state."""
 
     layout: TokenLayout
     length: int
     min_piece: int = 16
+    lookahead: int = 8
     pending: list[np.ndarray] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=lambda: {"images_too_long": 0, "documents_split": 0})
 
@@ -98,9 +102,16 @@ class Packer:
                 break
             doc = self.pending[0]
             space = self.length - filled
+            cut = False
             if len(doc) <= space:
                 take = len(doc)
                 self.pending.pop(0)
+            elif len(doc) <= self.length:
+                fit = self._first_fit(space, next_document)
+                if fit is None:
+                    break
+                doc = self.pending.pop(fit)
+                take = len(doc)
             else:
                 allowed = np.flatnonzero(cut_allowed(doc, self.layout)[: space + 1])
                 take = int(allowed[-1])
@@ -108,11 +119,26 @@ class Packer:
                     break
                 self.pending[0] = doc[take:]
                 self.stats["documents_split"] += 1
+                cut = True
             tokens[filled:filled + take] = doc[:take]
             segments[filled:filled + take] = segment
             positions[filled:filled + take] = np.arange(take)
             filled += take
             segment += 1
+            if cut:
+                break  # the rest of a cut document starts the next sequence, right after its head
         segments[filled:] = segment  # pads form one segment of their own
         positions[filled:] = np.arange(self.length - filled)
         return PackedSequence(tokens, segments, positions)
+
+    def _first_fit(self, space: int, next_document: Callable[[], np.ndarray | None]) -> int | None:
+        """Index in ``pending`` of the first of the next ``lookahead`` documents that fits in ``space``."""
+        for i in range(1, self.lookahead + 1):
+            while len(self.pending) <= i:
+                doc = next_document()
+                if doc is None:
+                    return None
+                self.add(doc)
+            if len(self.pending[i]) <= space:
+                return i
+        return None

@@ -28,18 +28,17 @@ class BadSample(ValueError):
 
 
 def document_parts(doc: dict[str, Any], members: dict[str, bytes], text: TextTokenizer,
-                   images: ImageTokenizer | None) -> list[Part]:
-    """Text ids and ``ImageCodes`` of a ``KEY.json`` document in reading order.
+                   images: ImageTokenizer | None) -> list[Part | bytes]:
+    """Text ids and image bytes of a ``KEY.json`` document in reading order.
 
     ``members`` maps member names (``KEY.0.png``) to bytes. Images whose status is not
     ``ok`` are left out (the engine recorded why). Consecutive text segments are joined
-    by a blank line so paragraph breaks survive.
+    by a blank line so paragraph breaks survive. Images stay encoded bytes here, so that
+    ``encode_images`` can put the images of many documents through the VQ in one batch.
     """
     key = doc.get("id", "?")
-    parts: list[Part] = []
+    parts: list[Part | bytes] = []
     pending_text: list[str] = []
-    image_slots: list[int] = []
-    image_bytes: list[bytes] = []
 
     def flush_text() -> None:
         if pending_text:
@@ -64,18 +63,28 @@ def document_parts(doc: dict[str, Any], members: dict[str, bytes], text: TextTok
         if images is None:
             raise BadSample(f"document {key} has images but no KEY.tokens.npy, and no VQ tokenizer was given")
         flush_text()
-        image_slots.append(len(parts))
-        parts.append(None)  # filled below, after one batched encode of the document's images
-        image_bytes.append(members[member])
+        parts.append(members[member])
     flush_text()
-    if image_bytes:
-        try:
-            codes = images.encode(image_bytes)
-        except (OSError, ValueError) as exc:
-            raise BadSample(f"document {key}: an image could not be decoded ({exc})") from None
-        for slot, grid in zip(image_slots, codes):
-            parts[slot] = ImageCodes(grid)
     return parts
+
+
+def encode_images(documents: list[list[Part | bytes]], images: ImageTokenizer | None,
+                  keys: list[str]) -> list[list[Part] | BadSample]:
+    """Replace the image bytes of every document by ``ImageCodes``, with one VQ call for all of them.
+
+    When the batch fails (an image that does not decode), each document is encoded alone,
+    so only the documents with a bad image become ``BadSample``.
+    """
+    pictures = [p for parts in documents for p in parts if isinstance(p, bytes)]
+    if not pictures:
+        return list(documents)
+    try:
+        codes = iter(images.encode(pictures))
+    except (OSError, ValueError) as exc:
+        if len(documents) == 1:
+            return [BadSample(f"document {keys[0]}: an image could not be decoded ({exc})")]
+        return [encode_images([parts], images, [key])[0] for parts, key in zip(documents, keys)]
+    return [[ImageCodes(next(codes)) if isinstance(p, bytes) else p for p in parts] for parts in documents]
 
 
 def _is_pair(parts: list[Part]) -> bool:
@@ -94,8 +103,8 @@ class DocumentTokenizer:
     condition_dropout: float = 0.0
     seed: int = 0
 
-    def parts(self, sample: dict[str, Any]) -> list[Part]:
-        """The sample as text ids and image codes (from ``tokens.npy`` when present)."""
+    def _raw_parts(self, sample: dict[str, Any]) -> list[Part | bytes]:
+        """The sample as text ids and image bytes (or image codes, from ``tokens.npy`` when present)."""
         key = sample.get("__key__")
         if "tokens.npy" in sample:
             try:
@@ -117,13 +126,18 @@ class DocumentTokenizer:
         members = {f"{key}.{ext}": value for ext, value in sample.items() if not ext.startswith("__")}
         return document_parts(doc, members, self.text, self.images)
 
-    def __call__(self, sample: dict[str, Any], epoch: int = 0) -> np.ndarray:
-        """Tokens of ``sample`` as shown in ``epoch`` (pair order and dropout depend on both)."""
-        parts = self.parts(sample)
+    def parts(self, sample: dict[str, Any]) -> list[Part]:
+        """The sample as text ids and ``ImageCodes`` (from ``tokens.npy`` when present)."""
+        result = encode_images([self._raw_parts(sample)], self.images, [str(sample.get("__key__"))])[0]
+        if isinstance(result, BadSample):
+            raise result
+        return result
+
+    def _arrange(self, parts: list[Part], key: Any, epoch: int) -> np.ndarray:
         if not parts:
-            raise BadSample(f"sample {sample.get('__key__')} has no text and no usable image")
+            raise BadSample(f"sample {key} has no text and no usable image")
         if _is_pair(parts) and (self.pair_order == "random" or self.condition_dropout > 0):
-            h = zlib.crc32(str(sample.get("__key__")).encode())
+            h = zlib.crc32(str(key).encode())
             rng = np.random.default_rng([self.seed, epoch, h])
             image, text = (parts[0], parts[1]) if isinstance(parts[0], ImageCodes) else (parts[1], parts[0])
             if self.pair_order == "random":
@@ -134,3 +148,34 @@ class DocumentTokenizer:
             if text_first and rng.random() < self.condition_dropout:
                 parts = [image]
         return self.layout.encode(parts)
+
+    def __call__(self, sample: dict[str, Any], epoch: int = 0) -> np.ndarray:
+        """Tokens of ``sample`` as shown in ``epoch`` (pair order and dropout depend on both)."""
+        return self._arrange(self.parts(sample), sample.get("__key__"), epoch)
+
+    def many(self, samples: list[tuple[dict[str, Any], int]]) -> list[np.ndarray | BadSample]:
+        """Tokens of several ``(sample, epoch)`` pairs, their images encoded in one VQ batch.
+
+        A sample that cannot be tokenized gives its ``BadSample`` in its place; the others are
+        exactly what ``__call__`` gives one at a time.
+        """
+        raw: list[list[Part | bytes] | BadSample] = []
+        for sample, _ in samples:
+            try:
+                raw.append(self._raw_parts(sample))
+            except BadSample as exc:
+                raw.append(exc)
+        good = [i for i, r in enumerate(raw) if not isinstance(r, BadSample)]
+        keys = [str(samples[i][0].get("__key__")) for i in good]
+        for i, parts in zip(good, encode_images([raw[i] for i in good], self.images, keys)):
+            raw[i] = parts
+        out: list[np.ndarray | BadSample] = []
+        for (sample, epoch), parts in zip(samples, raw):
+            if isinstance(parts, BadSample):
+                out.append(parts)
+                continue
+            try:
+                out.append(self._arrange(parts, sample.get("__key__"), epoch))
+            except BadSample as exc:
+                out.append(exc)
+        return out

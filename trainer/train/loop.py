@@ -76,8 +76,9 @@ def make_loader(cfg: RunConfig, vocab: Vocabulary, mixture: list[CorpusSpec], se
                                   cfg.data.condition_dropout, cfg.data.seed)
     spec = LoaderSpec(corpora=[list_shards(c.path) for c in mixture], weights=[c.weight for c in mixture],
                       tokenizer=tokenizer, seq_len=seq_len, batch_size=cfg.data.batch_size, seed=cfg.data.seed,
-                      shuffle_buffer=cfg.data.shuffle_buffer, min_piece=cfg.data.min_piece, rank=info.rank,
-                      world_size=info.world_size, num_workers=cfg.data.num_workers)
+                      shuffle_buffer=cfg.data.shuffle_buffer, min_piece=cfg.data.min_piece,
+                      pack_lookahead=cfg.data.pack_lookahead, tokenize_batch=cfg.data.tokenize_batch,
+                      rank=info.rank, world_size=info.world_size, num_workers=cfg.data.num_workers)
     return ShardLoader(spec)
 
 
