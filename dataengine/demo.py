@@ -84,6 +84,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None, help="Ray address; default starts a local Ray")
     p.add_argument("--full", action="store_true",
                    help="the whole loop: also filter, dedup, tokenize, publish, train a tiny model and score it")
-    p.add_argument("--vq-steps", type=int, default=150, help="with --full: VQ training steps (default 150)")
+    p.add_argument("--vq-steps", type=int, default=400, help="with --full: VQ training steps (default 400)")
     p.add_argument("--train-steps", type=int, default=300, help="with --full: unified model steps (default 300)")
     p.set_defaults(func=_demo)

@@ -12,8 +12,6 @@ from trainer.cli import main
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
-@pytest.mark.xfail(reason="issue 5 open: after 1500 CPU steps on 600 scenes the tiny model memorises them "
-                          "(held-out image loss 2.47 vs 0.14) and t2i accuracy is below chance", strict=False)
 def test_sample_web_smoke_run_learns_text_to_image(tmp_path, capsys):
     scene_corpus(tmp_path / "corpus", 600, n_shards=4)
     scene_corpus(tmp_path / "heldout", 40, seed=99)
@@ -27,8 +25,9 @@ def test_sample_web_smoke_run_learns_text_to_image(tmp_path, capsys):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["loss"] < rows[0]["loss"] - 1.0
     capsys.readouterr()
+    # No guidance: after minutes of training the unconditional branch is too weak for it to help.
     assert main(["eval", str(tmp_path / "run"), "--data", str(tmp_path / "heldout"), "--judge", "sample-web",
-                 "--prompts", "24"]) == 0
+                 "--prompts", "24", "--cfg-scale", "1.0"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     print(json.dumps({"vq": vq, "first_loss": rows[0]["loss"], "last_loss": rows[-1]["loss"], **metrics}))
     assert metrics["t2i_accuracy"] > metrics["t2i_chance"]
