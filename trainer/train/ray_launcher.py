@@ -3,11 +3,13 @@
 Each Ray Train worker is one rank: Ray sets up the process group and the ``RANK`` /
 ``WORLD_SIZE`` / ``LOCAL_RANK`` environment, and ``train()`` joins it exactly as under
 ``torchrun``. The run folder must be on storage every worker can reach (a shared file
-system), since rank 0 writes the model and every rank writes its loader position.
+system), since rank 0 writes the model and every rank writes its loader position. Ray's
+own records of the run go to ``OUT/ray/``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -27,11 +29,16 @@ def train_on_ray(config: str, data: list[str], out: str, num_workers: int, use_g
                  vq: str | None = None, max_steps: int | None = None, resume: bool = False,
                  overrides: dict[str, Any] | None = None) -> Any:
     """Start ``num_workers`` ranks with Ray Train (on the cluster ``ray.init()`` finds) and train; returns Ray's result."""
-    from ray.train import ScalingConfig
+    from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    ctx = {"config": config, "data": data, "out": out, "vq": vq, "max_steps": max_steps, "resume": resume,
-           "overrides": overrides or {}}
+    def local(path: str) -> str:
+        # Workers may start in another folder: hand them absolute paths (URLs as they are).
+        return path if "://" in path else str(Path(path).resolve())
+
+    ctx = {"config": local(config), "data": [local(d) for d in data], "out": local(out),
+           "vq": local(vq) if vq else None, "max_steps": max_steps, "resume": resume, "overrides": overrides or {}}
     trainer = TorchTrainer(_worker_loop, train_loop_config=ctx,
-                           scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu))
+                           scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu),
+                           run_config=RunConfig(name="train", storage_path=str(Path(ctx["out"]) / "ray")))
     return trainer.fit()
