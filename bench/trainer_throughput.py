@@ -1,13 +1,15 @@
 """Trainer throughput on this machine, as ratios against baselines measured in the same run.
 
 1. Training tokens/s of ``trainer.train.loop.train`` on shards with ``KEY.tokens.npy``
-   (loader in a worker process, metrics, checkpoint at the end) against a minimal hand-written loop of the same model on the same
-   batches held in memory (forward, loss, backward, clip, AdamW). Goal: >= 0.95.
+   (loader in a worker process, metrics, checkpoint at the end) against a minimal
+   hand-written loop of the same model on the same batches held in memory (forward, loss,
+   backward, clip, AdamW). Goal: >= 0.95.
 2. Loader documents/s (shards -> packed batches, one process) against the documents/s
    training consumes, for shards with ``KEY.tokens.npy`` (as the engine writes them) and for
-   raw shards tokenized on the fly with the VQ. Goal: >= 10x.
+   raw shards tokenized on the fly with the ``vq_tiny`` VQ, ``--tokenize-batch`` samples per
+   VQ call (1 shows what batching buys). Goal: >= 10x.
 
-Runs on the CPU with the tiny config on a generated sample-web-like corpus (a few minutes).
+Runs on the CPU with the tiny config on a generated sample-web-like corpus (under a minute).
 ``--device cuda --config trainer/configs/300m.yaml`` measures the same on a GPU and prints MFU.
 """
 
@@ -37,8 +39,9 @@ from trainer.model import Transformer  # noqa: E402
 from trainer.train.distributed import DistInfo  # noqa: E402
 from trainer.train.loop import build_optimizer, make_loader, train  # noqa: E402
 from trainer.train.loss import batch_loss  # noqa: E402
-from trainer.vq.model import VQConfig, VQModel  # noqa: E402
+from trainer.vq.model import VQModel  # noqa: E402
 from trainer.vq.tokenizer import ImageTokenizer  # noqa: E402
+from trainer.vq.train import load_vq_train_config  # noqa: E402
 
 
 def hand_written_loop(cfg, vocab, batches, device: torch.device) -> float:
@@ -101,12 +104,14 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=300)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tokenize-batch", type=int, default=16, help="samples per VQ batch in the loader")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     tmp = Path(tempfile.mkdtemp(prefix="trainer-bench-"))
     scene_corpus(tmp / "corpus", args.docs, n_shards=4, two_groups=0.25)
-    ImageTokenizer(VQModel(VQConfig(codebook_size=256, channels=16, channel_mult=[1, 2, 4]))).save(tmp / "vq.pt")
+    # The VQ the smoke run and the demo train (random weights: the speed does not depend on them).
+    ImageTokenizer(VQModel(load_vq_train_config(REPO / "trainer/configs/vq_tiny.yaml").vq)).save(tmp / "vq.pt")
     overrides = {"train.log_every": 5, "train.ckpt_every": 10**9, "data.num_workers": 1}
     cfg = load_run_config(args.config, overrides)
     from trainer.assets import resolve_vocabulary
@@ -120,7 +125,7 @@ def main() -> None:
     framework_tps = sum(r["tokens_per_s"] for r in rows[1:]) / max(1, len(rows) - 1)
     docs_per_step = rows[-1]["data_documents"] / args.steps
 
-    loader_cfg = load_run_config(args.config, {**overrides, "data.num_workers": 0})
+    loader_cfg = load_run_config(args.config, {**overrides, "data.num_workers": 0, "data.tokenize_batch": args.tokenize_batch})
     raw_docs_per_s, _ = loader_docs_per_s(loader_cfg, vocab, tmp / "corpus", args.steps)
     tok_docs_per_s, batches = loader_docs_per_s(loader_cfg, vocab, tmp / "tokenized", args.steps)
     baseline_tps = hand_written_loop(cfg, vocab, batches, device)
