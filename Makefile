@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo bench clean
+.PHONY: install test demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,6 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
-
-test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow tests
 
 demo: $(STAMP)
 	$(VENV)/bin/dataengine demo --full --out demo-out

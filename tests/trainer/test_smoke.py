@@ -1,4 +1,4 @@
-"""End to end on sample-web scenes: VQ, training and judged evaluation through the CLI (slow: CPU minutes)."""
+"""End to end on sample-web scenes: VQ, training and judged evaluation through the CLI (about 7 CPU minutes)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from corpus import scene_corpus
 from trainer.cli import main
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_sample_web_smoke_run_learns_text_to_image(tmp_path, capsys):
     scene_corpus(tmp_path / "corpus", 600, n_shards=4)
