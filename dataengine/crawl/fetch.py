@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Collection
 
 import requests
@@ -19,6 +18,7 @@ import urllib3
 from urllib3.exceptions import ReadTimeoutError
 
 from dataengine.crawl.politeness import HostGate
+from dataengine.net.retry import retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -84,22 +84,6 @@ class Response:
     def location(self) -> str | None:
         """Where a redirect points."""
         return self.header("location") if self.status in REDIRECT_STATUSES else None
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _error_of(exc: Exception) -> str:

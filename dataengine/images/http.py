@@ -24,7 +24,6 @@ import http.client
 import threading
 import time
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urljoin, urlsplit
 
 import certifi
@@ -34,6 +33,7 @@ from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, Protoco
                                 SSLError)
 
 from dataengine.net.addresses import AddressPolicy, AddressRefused
+from dataengine.net.retry import retry_after
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _RETRYABLE = (429, 500, 502, 503, 504)
@@ -141,19 +141,6 @@ def _img2dataset_is_disallowed():
     from img2dataset.downloader import is_disallowed
 
     return is_disallowed
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _transport_error(exc: Exception, url: str) -> FetchError | _Retry:
@@ -311,7 +298,7 @@ class HttpClient:
             return location
         if status in _RETRYABLE:
             raise _Retry(FetchError(f"http_{status}", url, value=float(status)),
-                         retry_after_seconds(resp.headers.get("Retry-After")))
+                         retry_after(resp.headers.get("Retry-After")))
         if status not in (200, 203):
             raise FetchError(f"http_{status}", url, value=float(status))
         if not robots_txt:

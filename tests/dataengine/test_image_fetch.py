@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import numpy as np
 import pytest
@@ -17,7 +19,6 @@ from PIL import Image
 
 from dataengine.net.addresses import AddressPolicy, AddressRefused
 from dataengine.images.fetch import ImageFetcher
-from dataengine.images.http import retry_after_seconds
 from dataengine.images.process import ImageProcessor, ResizeConfig
 from dataengine.stages.base import Batch
 from schemas import Document, ImageRecord, SourceRef
@@ -166,9 +167,12 @@ def test_address_policy():
 
 
 def test_retry_after_values():
-    assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    from dataengine.net.retry import retry_after
+
+    assert retry_after("3") == 3.0 and retry_after(" 7 ") == 7.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
+    assert 3500 < retry_after(format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)) <= 3600
+    assert retry_after("soon") is None and retry_after(None) is None
 
 
 def test_processor_rejects_bad_settings_by_name():
