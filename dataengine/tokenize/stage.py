@@ -86,7 +86,7 @@ class DocumentTokenizer(Stage):
         """
         from trainer.vq.tokenizer import square_resize, to_pil
 
-        size = self.images.config.resolution
+        size = self.images.resolution
         pictures = {}
         for d, doc in enumerate(docs):
             for image in doc.images:

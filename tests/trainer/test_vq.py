@@ -48,3 +48,44 @@ def test_dead_codes_are_restarted_on_live_vectors():
         # Only code 0 is ever used: every other code decays below the threshold and is restarted.
         book.update(data[:8], torch.zeros(8, dtype=torch.long), torch.Generator().manual_seed(1))
     assert (book.embed[1:] - 10).abs().max() < 5  # restarted codes sit among the data, not at init noise
+
+
+def test_a_pretrained_janus_vq_folder_tokenizes_and_trains(tmp_path, capsys):
+    from transformers import JanusVQVAEConfig
+    from transformers.models.janus.modeling_janus import JanusVQVAE
+
+    from trainer.train.checkpoint import load_trained
+    from trainer.vq.tokenizer import to_tensor
+
+    # Janus-Pro's VQ architecture at toy size (random weights), saved as transformers saves it.
+    torch.manual_seed(0)
+    janus = JanusVQVAE(JanusVQVAEConfig(embed_dim=8, num_embeddings=64, latent_channels=32, base_channels=32,
+                                        channel_multiplier=[1, 1, 2], num_res_blocks=1, num_patches=8,
+                                        projection_dim=32, image_token_embed_dim=32)).eval()
+    janus.save_pretrained(tmp_path / "janus-vq")
+    tok = ImageTokenizer.load(tmp_path / "janus-vq")
+    assert (tok.resolution, tok.grid, tok.codebook_size) == (32, 8, 64)
+
+    scene_corpus(tmp_path / "c", 8)
+    from trainer.data.shards import list_shards, read_samples
+
+    pngs = [s["0.png"] for s in read_samples(list_shards(str(tmp_path / "c"))[0])]
+    codes = tok.encode(pngs)
+    with torch.no_grad():
+        direct = janus.encode(to_tensor(pngs, 32)).image_tokens.view(-1, 8, 8).numpy()
+    assert np.array_equal(codes, direct)
+    assert tok.decode(codes).shape == (8, 32, 32, 3)
+
+    args = ["train", "trainer/configs/tiny.yaml", "--data", str(tmp_path / "c"), "--out", str(tmp_path / "run"),
+            "--vq", str(tmp_path / "janus-vq"), "--max-steps", "2", "--quiet", "--set", "model.dim=96",
+            "--set", "model.n_layers=1", "--set", "data.seq_len=96", "--set", "data.num_workers=0"]
+    assert main(args) == 0
+    model, vocab, _ = load_trained(tmp_path / "run")  # the run folder carries the Janus weights in vq.pt
+    assert np.array_equal(vocab.images.encode(pngs), codes)
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"model_type": "llama"}')
+    capsys.readouterr()
+    other = [str(tmp_path / "other") if a == str(tmp_path / "janus-vq") else a for a in args]
+    assert main([str(tmp_path / "r2") if a == str(tmp_path / "run") else a for a in other]) == 2
+    assert "janus_vqgan" in capsys.readouterr().err

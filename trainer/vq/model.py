@@ -10,11 +10,14 @@ that most of the codebook stays in use.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+KIND = "dataengine-vq"  # the checkpoint kind ``ImageTokenizer`` recognises
 
 
 @dataclass
@@ -155,6 +158,18 @@ class VQModel(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
         self.codebook = EMACodebook(cfg.codebook_size, cfg.code_dim, cfg.ema_decay, cfg.dead_code_threshold)
+        self.resolution, self.codebook_size, self.grid = cfg.resolution, cfg.codebook_size, cfg.grid
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What ``ImageTokenizer.save`` writes: config and weights."""
+        return {"kind": KIND, "config": asdict(self.cfg), "state_dict": self.state_dict()}
+
+    @classmethod
+    def from_checkpoint(cls, blob: dict[str, Any]) -> VQModel:
+        """Rebuild from ``checkpoint()`` output."""
+        model = cls(VQConfig(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+        return model
 
     def quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest codes for latents (B, D, h, w): quantised latents and indices (B, h, w)."""

@@ -8,7 +8,6 @@ arrays (N, h, w), and ``decode`` returns uint8 arrays (N, R, R, 3).
 from __future__ import annotations
 
 import io
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence, Union
 
@@ -16,7 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from trainer.vq.model import VQConfig, VQModel
+from trainer.vq.janus import KIND as JANUS_KIND
+from trainer.vq.janus import JanusVQ
+from trainer.vq.model import KIND as VQ_KIND
+from trainer.vq.model import VQModel
 
 ImageLike = Union[Image.Image, bytes, np.ndarray]
 
@@ -61,32 +63,36 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 class ImageTokenizer:
-    """A trained ``VQModel`` with image-level ``encode``/``decode`` and checkpoint IO."""
+    """A VQ model with image-level ``encode``/``decode`` and checkpoint IO.
 
-    def __init__(self, model: VQModel, device: str | torch.device = "cpu"):
+    The model is our ``VQModel`` (``trainer vq train``) or a pretrained one read from a
+    Hugging Face folder (``trainer.vq.janus.JanusVQ``).
+    """
+
+    def __init__(self, model: VQModel | JanusVQ, device: str | torch.device = "cpu"):
         self.model = model.to(device).eval()
         self.device = torch.device(device)
 
     @property
-    def config(self) -> VQConfig:
-        """The model's config."""
-        return self.model.cfg
+    def resolution(self) -> int:
+        """Side of the square the images are resized and cropped to."""
+        return self.model.resolution
 
     @property
     def codebook_size(self) -> int:
         """Number of codes."""
-        return self.model.cfg.codebook_size
+        return self.model.codebook_size
 
     @property
     def grid(self) -> int:
         """Side of the code grid of one image."""
-        return self.model.cfg.grid
+        return self.model.grid
 
     def encode(self, images: Sequence[ImageLike], batch_size: int = 64) -> np.ndarray:
         """Code grids (N, h, w), int64."""
         out = []
         for i in range(0, len(images), batch_size):
-            x = to_tensor(images[i:i + batch_size], self.config.resolution).to(self.device)
+            x = to_tensor(images[i:i + batch_size], self.resolution).to(self.device)
             out.append(self.model.encode(x).cpu().numpy())
         if not out:
             return np.zeros((0, self.grid, self.grid), dtype=np.int64)
@@ -103,7 +109,7 @@ class ImageTokenizer:
         for i in range(0, len(codes), batch_size):
             c = torch.from_numpy(codes[i:i + batch_size].astype(np.int64)).to(self.device)
             out.append(to_uint8(self.model.decode(c)))
-        return np.concatenate(out) if out else np.zeros((0, self.config.resolution, self.config.resolution, 3),
+        return np.concatenate(out) if out else np.zeros((0, self.resolution, self.resolution, 3),
                                                          dtype=np.uint8)
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
@@ -111,21 +117,23 @@ class ImageTokenizer:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save({"kind": "dataengine-vq", "config": asdict(self.config),
-                    "state_dict": self.model.state_dict(), "extra": extra or {}}, tmp)
+        torch.save({**self.model.checkpoint(), "extra": extra or {}}, tmp)
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ImageTokenizer:
-        """Load a checkpoint written by ``save`` (a ``vq.pt`` file or a directory holding one)."""
+        """Load a ``vq.pt`` written by ``save`` (or a folder holding one), or a Hugging Face Janus VQ folder."""
         path = Path(path)
+        if path.is_dir() and (path / "config.json").exists() and not (path / "vq.pt").exists():
+            return cls(JanusVQ.from_pretrained(path), device)
         if path.is_dir():
             path = path / "vq.pt"
         if not path.exists():
             raise FileNotFoundError(f"VQ checkpoint {path} does not exist (train one with `trainer vq train`)")
         blob = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(blob, dict) or blob.get("kind") != "dataengine-vq":
-            raise ValueError(f"{path} is not a VQ checkpoint written by `trainer vq train`")
-        model = VQModel(VQConfig(**blob["config"]))
-        model.load_state_dict(blob["state_dict"])
-        return cls(model, device)
+        kind = blob.get("kind") if isinstance(blob, dict) else None
+        if kind == VQ_KIND:
+            return cls(VQModel.from_checkpoint(blob), device)
+        if kind == JANUS_KIND:
+            return cls(JanusVQ.from_checkpoint(blob), device)
+        raise ValueError(f"{path} is not a VQ checkpoint written by `trainer vq train`")
