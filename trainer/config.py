@@ -142,7 +142,9 @@ def build(cls: type[T], obj: Any, where: str) -> T:
         kwargs[name] = _convert(fields[name].type, value, f"{where}.{name}")
     try:
         return cls(**kwargs)
-    except TypeError as exc:
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 

@@ -33,6 +33,11 @@ class ModelConfig:
     max_seq_len: int = 4096
     init_std: float = 0.02
 
+    def __post_init__(self) -> None:
+        if self.dim % self.n_heads or self.n_heads % self.kv_heads:
+            raise ValueError(f"dim {self.dim}, n_heads {self.n_heads} and n_kv_heads {self.kv_heads} "
+                             "must divide evenly")
+
     @property
     def head_dim(self) -> int:
         """Channels per attention head."""
@@ -184,9 +189,6 @@ class Transformer(nn.Module):
 
     def __init__(self, cfg: ModelConfig, vocab_size: int):
         super().__init__()
-        if cfg.dim % cfg.n_heads or cfg.n_heads % cfg.kv_heads:
-            raise ValueError(f"model: dim {cfg.dim}, n_heads {cfg.n_heads} and n_kv_heads {cfg.kv_heads} "
-                             "must divide evenly")
         self.cfg, self.vocab_size = cfg, vocab_size
         self.embed = nn.Embedding(vocab_size, cfg.dim)
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
