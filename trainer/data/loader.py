@@ -13,7 +13,8 @@ from it), the number of documents drawn, the documents tokenized but not yet pac
 (samples are tokenized ``tokenize_batch`` at a time, so their images share one VQ batch)
 and the packer's queue. A worker attaches its state to each batch it yields; the main
 process keeps the state of the last consumed batch of each role, and on resume rotates
-roles so that the next batch comes from the role that was next in line. Resumed runs therefore see exactly the batches the uninterrupted run saw.
+roles so that the next batch comes from the role that was next in line. Resumed runs
+therefore see exactly the batches the uninterrupted run saw.
 """
 
 from __future__ import annotations
@@ -165,10 +166,10 @@ class SlotProducer:
                 for name in ("tokens", "segments", "positions")}
 
     def state(self) -> dict[str, Any]:
-        """Position after the last batch: stream positions, documents drawn, packer queue, counters."""
+        """Position after the last batch: streams, documents drawn, documents not yet packed, packer queue, counters."""
         return {"streams": [dict(s.state) for s in self.streams], "drawn": self.drawn,
-                "ready": [t.copy() for t in self.ready], "pending": [p.copy() for p in self.packer.pending], "stats": dict(self.stats),
-                "packer_stats": dict(self.packer.stats)}
+                "ready": [t.copy() for t in self.ready], "pending": [p.copy() for p in self.packer.pending],
+                "stats": dict(self.stats), "packer_stats": dict(self.packer.stats)}
 
 
 class PackedShardDataset(IterableDataset):

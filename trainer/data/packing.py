@@ -6,10 +6,10 @@ that does fit goes there instead, and when none does the sequence is padded. (Cu
 caption from its image would teach the model images that follow no text.) Only a document
 longer than a whole sequence is cut, at the last point before the end of the space that is
 not inside an image block (``<|boi|> ... <|eoi|>``); the rest starts the next sequence.
-When that cut would leave a piece shorter than ``min_piece``, the sequence is padded instead. Every piece gets its
-own segment id and positions from 0, so attention and loss stay inside documents. An image
-longer than a whole sequence can never be placed: it is removed from its document, logged
-and counted in ``stats["images_too_long"]``.
+When that cut would leave a piece shorter than ``min_piece``, the sequence is padded
+instead. Every piece gets its own segment id and positions from 0, so attention and loss
+stay inside documents. An image longer than a whole sequence can never be placed: it is
+removed from its document, logged and counted in ``stats["images_too_long"]``.
 """
 
 from __future__ import annotations
