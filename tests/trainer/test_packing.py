@@ -174,6 +174,19 @@ def test_bad_samples_are_counted_not_fatal(tmp_path):
     assert stats["bad_samples"] >= 2 and stats["documents"] >= 6  # counted again in each epoch
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_mixed_in_corpus_with_no_usable_sample_stops_the_loader(tmp_path, workers):
+    from trainer.data.shards import CorpusError
+
+    text_corpus(tmp_path / "good", 20)
+    # Image documents, but the loader has no VQ: not one of them can be tokenized.
+    scene_corpus(tmp_path / "images", 8, n_shards=2)
+    spec = LoaderSpec([list_shards(str(tmp_path / "good")), list_shards(str(tmp_path / "images"))], [1.0, 1.0],
+                      DocumentTokenizer(TokenLayout(256, 16, 8), ByteTokenizer()), 64, 2, num_workers=workers)
+    with pytest.raises(CorpusError, match=r"corpus 1 of the mixture .*whole pass.*no VQ tokenizer"):
+        take(ShardLoader(spec), 200)
+
+
 def test_batched_tokenizing_equals_one_at_a_time_and_isolates_a_bad_image(tmp_path, untrained_vq):
     from trainer.data.shards import read_samples
     from trainer.data.tokenize import BadSample

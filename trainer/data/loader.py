@@ -15,6 +15,9 @@ and the packer's queue. A worker attaches its state to each batch it yields; the
 process keeps the state of the last consumed batch of each role, and on resume rotates
 roles so that the next batch comes from the role that was next in line. Resumed runs
 therefore see exactly the batches the uninterrupted run saw.
+
+Bad samples are logged, counted and skipped; a corpus of which a whole pass holds no
+usable sample (tokens in another layout, say) is a ``CorpusError``, not an endless loop.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class CorpusStream:
         else:
             self.shards, self.keep = list(shards), (slot, n_slots)
         self.state = dict(state) if state else {"epoch": 0, "shard": 0, "taken": 0}
+        self.epoch_size: int | None = None  # samples in one pass, once a whole pass has been read
 
     def _shard_samples(self, url: str) -> Iterator[dict]:
         for i, sample in enumerate(read_samples(url)):
@@ -89,6 +93,8 @@ class CorpusStream:
             if yielded == 0 and fresh:
                 raise CorpusError(f"corpus {self.corpus_index}: shards {self.shards} hold no samples for this "
                                   "loader slot")
+            if fresh:
+                self.epoch_size = yielded
             self.state = {"epoch": epoch + 1, "shard": 0, "taken": 0}
 
 
@@ -127,6 +133,8 @@ class SlotProducer:
         self.drawn = state.get("drawn", 0)
         self.ready = list(state.get("ready") or [])  # tokenized documents not yet handed to the packer
         self.stats = state.get("stats") or {"documents": 0, "bad_samples": 0}
+        # Bad samples in a row per corpus: a whole pass of them means the corpus is unusable, not unlucky.
+        self.bad_streak = list(state.get("bad_streak") or [0] * len(spec.corpora))
         self.packer = Packer(spec.tokenizer.layout, spec.seq_len + 1, spec.min_piece, spec.pack_lookahead,
                              pending=list(state.get("pending") or []),
                              stats=state.get("packer_stats") or {"images_too_long": 0, "documents_split": 0})
@@ -143,7 +151,7 @@ class SlotProducer:
 
     def _tokenize_next(self) -> None:
         # Several samples at once, so their images share one VQ batch.
-        drawn = []
+        drawn, sources = [], []
         for _ in range(max(1, self.spec.tokenize_batch)):
             corpus = 0
             if len(self.iters) > 1:
@@ -151,13 +159,24 @@ class SlotProducer:
                 corpus = min(int(np.searchsorted(self.cum, u, side="right")), len(self.iters) - 1)
             self.drawn += 1
             drawn.append(next(self.iters[corpus]))
-        for tokens in self.spec.tokenizer.many(drawn):
+            sources.append(corpus)
+        for corpus, tokens in zip(sources, self.spec.tokenizer.many(drawn)):
             if isinstance(tokens, BadSample):
-                self.stats["bad_samples"] += 1
-                log.warning("skipping sample: %s", tokens)
+                self._count_bad(corpus, tokens)
                 continue
+            self.bad_streak[corpus] = 0
             self.stats["documents"] += 1
             self.ready.append(tokens)
+
+    def _count_bad(self, corpus: int, error: BadSample) -> None:
+        self.stats["bad_samples"] += 1
+        self.bad_streak[corpus] += 1
+        log.warning("skipping sample: %s", error)
+        size = self.streams[corpus].epoch_size
+        if size is not None and self.bad_streak[corpus] >= size:
+            # Otherwise the loader would read the corpus forever and never fill a batch.
+            raise CorpusError(f"corpus {corpus} of the mixture ({self.streams[corpus].shards[0]} ...): none of "
+                              f"the {size} samples of a whole pass could be tokenized; the last: {error}")
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """``tokens``, ``segments`` and ``positions``, each int64 (batch, seq_len + 1)."""
@@ -169,7 +188,8 @@ class SlotProducer:
         """Position after the last batch: streams, documents drawn, documents not yet packed, packer queue, counters."""
         return {"streams": [dict(s.state) for s in self.streams], "drawn": self.drawn,
                 "ready": [t.copy() for t in self.ready], "pending": [p.copy() for p in self.packer.pending],
-                "stats": dict(self.stats), "packer_stats": dict(self.packer.stats)}
+                "stats": dict(self.stats), "packer_stats": dict(self.packer.stats),
+                "bad_streak": list(self.bad_streak)}
 
 
 class PackedShardDataset(IterableDataset):
