@@ -70,7 +70,7 @@ def hand_written_loop(cfg, vocab, batches, device: torch.device) -> float:
 
 
 def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
-    """The corpus again with ``KEY.tokens.npy`` in every sample, as the engine's tokenize stage writes it."""
+    """The corpus again with ``KEY.tokens.npy`` in every sample and its layout beside it, as ``publish`` leaves it."""
     from dataengine.shards.writer import ShardWriter
 
     from schemas.document import Document
@@ -85,6 +85,7 @@ def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
                         image.data = sample[image.member[len(doc.id) + 1:]]
                 doc.tokens = tokenizer(sample)
                 writer.write(doc)
+    (dst / "token_layout.json").write_text(tokenizer.layout.to_json())
 
 
 def loader_docs_per_s(cfg, vocab, corpus: Path, steps: int) -> tuple[float, list]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from schemas.token_layout import TokenLayout
 from trainer.config import ConfigError
-from trainer.data.shards import corpus_layout
+from trainer.data.shards import corpus_layout, holds_tokens
 from trainer.text_tokenizer import TextTokenizer, load_text_tokenizer
 from trainer.vq.tokenizer import ImageTokenizer
 
@@ -57,6 +57,12 @@ def resolve_vocabulary(text_spec: str, vq_path: str | None, corpora: list[str], 
     except (OSError, ValueError) as exc:
         raise ConfigError(f"tokenizer.vq {vq_path!r}: {exc}") from None
     layouts = {c: corpus_layout(c) for c in corpora}
+    for corpus, layout in layouts.items():
+        if layout is None and holds_tokens(corpus):
+            # Its ids mean nothing without the layout they were written in: refuse rather than guess.
+            raise ConfigError(f"corpus {corpus} holds KEY.tokens.npy but no token_layout.json, so its token ids "
+                              "cannot be read; train on its published copy (`dataengine publish` writes the "
+                              "layout) or on the corpus before tokenization")
     found = {c: lay for c, lay in layouts.items() if lay is not None}
     if len({lay.to_json() for lay in found.values()}) > 1:
         raise ConfigError(f"corpora have different token layouts: {sorted(found)}")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from conftest import TINY
-from corpus import scene_corpus, text_corpus
+from corpus import make_document, scene_corpus, text_corpus, write_shards
+
+from schemas.token_layout import TokenLayout
 
 from trainer.cli import main
 from trainer.config import CorpusSpec, load_run_config
@@ -94,3 +97,20 @@ def test_ray_train_two_workers_train_like_torchrun(tmp_path, untrained_vq, ray_s
     assert [r["step"] for r in rows] == [1, 2]
     model, vocab, _ = load_trained(tmp_path / "run")
     assert model.vocab_size == vocab.layout.vocab_size
+
+
+def test_tokens_without_their_layout_or_past_it_are_one_line_errors(tmp_path, untrained_vq, capsys):
+    docs = [make_document(f"http://e.test/{i}", [f"document {i}"]) for i in range(6)]
+    tokens = {doc.id: np.arange(5000, 5010, dtype=np.int32) for doc, _ in docs}
+    write_shards(tmp_path / "c", docs, tokens=tokens)
+    args = ["train", "trainer/configs/tiny.yaml", "--data", str(tmp_path / "c"), "--out", str(tmp_path / "run"),
+            "--vq", str(untrained_vq), "--max-steps", "2", "--quiet"]
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+    # Ids written in a layout nobody recorded cannot be read.
+    assert main(args + sets) == 2
+    assert "holds KEY.tokens.npy but no token_layout.json" in capsys.readouterr().err
+    # With a layout, ids past its end make every sample bad: a whole pass of them stops the run.
+    (tmp_path / "c" / "token_layout.json").write_text(TokenLayout(256, 64, 16).to_json())
+    assert main(args + sets) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("trainer: error: corpus 0 of the mixture") and "none of the 6 samples" in err

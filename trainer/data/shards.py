@@ -58,6 +58,12 @@ def corpus_layout(corpus: str) -> TokenLayout | None:
     return None
 
 
+def holds_tokens(corpus: str) -> bool:
+    """Whether the corpus's first sample carries ``KEY.tokens.npy`` (the engine tokenized it)."""
+    first = next(read_samples(list_shards(corpus)[0]), {})
+    return "tokens.npy" in first
+
+
 def read_samples(url: str) -> Iterator[dict[str, Any]]:
     """Samples of one shard in file order: ``{"__key__": ..., "json": bytes, "0.png": bytes, ...}``.
 
