@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 from conftest import TINY
-from corpus import scene_corpus
+from corpus import scene_corpus, write_raw_shard
 
-from schemas.token_layout import ImageCodes
+from schemas.token_layout import ImageCodes, TokenLayout
 from trainer.cli import main
 from trainer.config import CorpusSpec, load_run_config
 from trainer.generate.constraints import LayoutConstraint
@@ -85,3 +85,17 @@ def test_generate_writes_a_page_and_eval_prints_metrics(run, capsys):
     for key in ("loss", "loss_text", "loss_image", "t2i_accuracy", "caption_accuracy", "ilscore_image_quality"):
         assert key in metrics
     assert metrics["caption_images"] == 3
+
+
+def test_eval_refuses_corpora_it_cannot_read(run, capsys):
+    # Tokenized in another layout: the ids would mean other tokens.
+    other = run / "other-layout"
+    scene_corpus(other, 3)
+    (other / "token_layout.json").write_text(TokenLayout(1000, 64, 16).to_json())
+    assert main(["eval", str(run / "run"), "--data", str(other)]) == 2
+    assert "another token layout" in capsys.readouterr().err
+    # Nothing in it can be tokenized: an error, not a loss of 0 over no tokens.
+    garbled = run / "garbled"
+    write_raw_shard(garbled, [{"__key__": f"k{i}", "json": b"{not json"} for i in range(3)])
+    assert main(["eval", str(run / "run"), "--data", str(garbled)]) == 2
+    assert "gave no tokens to evaluate (3 samples could not be tokenized" in capsys.readouterr().err

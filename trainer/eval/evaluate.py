@@ -23,7 +23,7 @@ import torch
 from schemas.scenes import Scene
 from trainer.config import ConfigError
 from trainer.data.packing import Packer
-from trainer.data.shards import list_shards, read_samples, sample_document
+from trainer.data.shards import CorpusError, corpus_layout, list_shards, read_samples, sample_document
 from trainer.data.tokenize import BadSample, DocumentTokenizer
 from trainer.eval.ilscore import SceneJudge, ilscore
 from trainer.eval.judge import judge_caption, judge_image, summarise
@@ -34,16 +34,25 @@ from trainer.train.loss import batch_loss
 
 
 def heldout_loss(model, vocab, corpus: str, seq_len: int, batch_size: int, max_batches: int) -> dict[str, float]:
-    """Mean cross-entropy over text and image-code targets of one pass (at most ``max_batches``)."""
+    """Mean cross-entropy over text and image-code targets of one pass (at most ``max_batches``).
+
+    Samples that cannot be tokenized are counted (``eval_bad_samples``); a corpus with none
+    that can is an error, never a loss of 0 over no tokens.
+    """
+    layout = corpus_layout(corpus)
+    if layout is not None and layout != vocab.layout:
+        raise ConfigError(f"corpus {corpus} is tokenized in another token layout ({layout}) than the checkpoint "
+                          f"({vocab.layout}); evaluate on a corpus tokenized with the run's tokenizers, or untokenized")
     tokenizer = DocumentTokenizer(vocab.layout, vocab.text, vocab.images)
+    bad: list[BadSample] = []
 
     def documents():
         for url in list_shards(corpus):
             for sample in read_samples(url):
                 try:
                     yield tokenizer(sample)
-                except BadSample:
-                    continue
+                except BadSample as exc:
+                    bad.append(exc)
 
     docs = documents()
     packer = Packer(vocab.layout, seq_len + 1)
@@ -60,7 +69,11 @@ def heldout_loss(model, vocab, corpus: str, seq_len: int, batch_size: int, max_b
         for k in sums:
             sums[k] += float(parts[k])
     n = sums["text_n"] + sums["image_n"]
-    return {"loss": (sums["text_ce"] + sums["image_ce"]) / max(n, 1), "loss_text": sums["text_ce"] / max(sums["text_n"], 1),
+    if n == 0:
+        reason = f"; the first bad one: {bad[0]}" if bad else ""
+        raise CorpusError(f"corpus {corpus} gave no tokens to evaluate ({len(bad)} samples could not be "
+                          f"tokenized{reason})")
+    return {"eval_bad_samples": len(bad), "loss": (sums["text_ce"] + sums["image_ce"]) / max(n, 1), "loss_text": sums["text_ce"] / max(sums["text_n"], 1),
             "loss_image": sums["image_ce"] / max(sums["image_n"], 1), "eval_tokens": n}
 
 
