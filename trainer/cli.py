@@ -115,16 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate text, images or both and write an HTML page")
     p.add_argument("checkpoint", help="run folder or checkpoint folder")
     p.add_argument("--prompt", action="append", default=[], help="prompt (repeatable)")
-    p.add_argument("--mode", choices=("text", "image", "caption", "interleaved"), default="image")
+    p.add_argument("--mode", choices=("text", "image", "caption", "interleaved"), default="image",
+                   help="text: continue the prompt; image: draw it; caption: describe --image files; "
+                        "interleaved: text and images as the model chooses (default image)")
     p.add_argument("--image", action="append", default=[], help="input image for --mode caption (repeatable)")
     p.add_argument("--out", default="generated.html", help="HTML page to write")
     p.add_argument("--cfg-scale", type=float, default=3.0, help="classifier-free guidance scale for images")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    p.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest tokens (0: all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1.0: off)")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="longest text or interleaved output")
     p.add_argument("--samples", type=int, default=1, help="samples per prompt")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sampling")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("eval", help="held-out loss per modality and, with a judge, generation accuracy")
@@ -134,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ground-truth", help="ground_truth.jsonl (default: searched beside the corpus)")
     p.add_argument("--max-batches", type=int, default=20, help="held-out batches for the loss")
     p.add_argument("--prompts", type=int, default=24, help="scenes to generate and to caption")
-    p.add_argument("--cfg-scale", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cfg-scale", type=float, default=3.0, help="classifier-free guidance scale for images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the prompt choice and the sampling")
     p.set_defaults(func=cmd_eval)
     return parser
 
