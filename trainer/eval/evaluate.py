@@ -44,7 +44,7 @@ def heldout_loss(model, vocab, corpus: str, seq_len: int, batch_size: int, max_b
         raise ConfigError(f"corpus {corpus} is tokenized in another token layout ({layout}) than the checkpoint "
                           f"({vocab.layout}); evaluate on a corpus tokenized with the run's tokenizers, or untokenized")
     tokenizer = DocumentTokenizer(vocab.layout, vocab.text, vocab.images)
-    bad: list[BadSample] = []
+    bad = {"count": 0, "first": ""}  # a count and one message: a caught exception would keep its frames alive
 
     def documents():
         for url in list_shards(corpus):
@@ -52,7 +52,8 @@ def heldout_loss(model, vocab, corpus: str, seq_len: int, batch_size: int, max_b
                 try:
                     yield tokenizer(sample)
                 except BadSample as exc:
-                    bad.append(exc)
+                    bad["count"] += 1
+                    bad["first"] = bad["first"] or str(exc)
 
     docs = documents()
     packer = Packer(vocab.layout, seq_len + 1)
@@ -70,10 +71,11 @@ def heldout_loss(model, vocab, corpus: str, seq_len: int, batch_size: int, max_b
             sums[k] += float(parts[k])
     n = sums["text_n"] + sums["image_n"]
     if n == 0:
-        reason = f"; the first bad one: {bad[0]}" if bad else ""
-        raise CorpusError(f"corpus {corpus} gave no tokens to evaluate ({len(bad)} samples could not be "
+        reason = f"; the first bad one: {bad['first']}" if bad["count"] else ""
+        raise CorpusError(f"corpus {corpus} gave no tokens to evaluate ({bad['count']} samples could not be "
                           f"tokenized{reason})")
-    return {"eval_bad_samples": len(bad), "loss": (sums["text_ce"] + sums["image_ce"]) / max(n, 1), "loss_text": sums["text_ce"] / max(sums["text_n"], 1),
+    return {"eval_bad_samples": bad["count"], "loss": (sums["text_ce"] + sums["image_ce"]) / n,
+            "loss_text": sums["text_ce"] / max(sums["text_n"], 1),
             "loss_image": sums["image_ce"] / max(sums["image_n"], 1), "eval_tokens": n}
 
 
