@@ -12,6 +12,7 @@ from typing import Any
 _EXPORTS = {
     "VIEWS": "dataengine.catalog.catalog", "Catalog": "dataengine.catalog.catalog",
     "QueryResult": "dataengine.catalog.catalog", "ReadOnlyError": "dataengine.catalog.catalog",
+    "AccessError": "dataengine.catalog.catalog",
     "check_read_only": "dataengine.catalog.catalog", "validate_corpus": "dataengine.catalog.validate",
     "CorpusError": "dataengine.shards.layout",
 }

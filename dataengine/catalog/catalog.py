@@ -13,11 +13,22 @@ Views (all present even when their tables are empty, with the right columns):
 
 The connection is in memory and only read statements are run (``check_read_only``), so
 nothing done through a ``Catalog`` can change the corpus.
+
+Reads are limited too: once the views exist, the connection is locked down with DuckDB's own
+settings, so they hold for anything run on ``Catalog.con``, not only for what passes the
+statement check. External access is off except for ``allowed_paths``, which names exactly the
+corpus's committed files the catalog listed (manifests, image tables, rejected tables, tars,
+ledger and run records; local paths or the corpus's URLs on a remote filesystem). So
+``read_parquet('CORPUS/shards/NAME.parquet')`` works, while any other file, a glob (even inside
+the corpus), other objects under the same bucket, ``ATTACH``, ``COPY ... TO``, ``INSTALL`` and
+``LOAD`` do not; extensions are neither installed nor loaded on demand; and the configuration is
+locked, so ``SET``/``RESET`` cannot undo any of it. A refused read raises ``AccessError``.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +39,7 @@ from dataengine.shards.layout import (MANIFEST, CorpusError, corpus_files, is_re
                                       partition_of)
 from schemas import tables
 
-__all__ = ["Catalog", "CorpusError", "ReadOnlyError", "QueryResult", "check_read_only", "VIEWS"]
+__all__ = ["AccessError", "Catalog", "CorpusError", "ReadOnlyError", "QueryResult", "check_read_only", "VIEWS"]
 
 VIEWS = ("docs", "images", "rejected", "shards", "runs", "ledger")
 _READ_TYPES = {duckdb.StatementType.SELECT}
@@ -37,6 +48,17 @@ _REFUSED_HINT = "only read queries are allowed (SELECT, WITH, FROM, DESCRIBE, SH
 
 class ReadOnlyError(ValueError):
     """A statement that could write (CREATE, INSERT, COPY, ATTACH, SET, ...) was refused."""
+
+
+class AccessError(ValueError):
+    """A query tried to read a file that is not one of the corpus's own."""
+
+
+def _access_error(exc: duckdb.PermissionException) -> AccessError:
+    # DuckDB says "Permission Error: Cannot access file "X" - file system operations are disabled by
+    # configuration"; the configuration part would send the user looking for a setting they cannot change
+    detail = (str(exc).strip().splitlines() or ["refused"])[0].removeprefix("Permission Error: ").split(" - ")[0]
+    return AccessError(f"only the corpus's own files can be read through SQL; refused: {detail}")
 
 
 @dataclass
@@ -150,10 +172,22 @@ class Catalog:
         if not any(files[kind] for kind in ("manifests", "rejected", "ledger")):
             # a run that rejected everything still has rejected rows and a ledger worth querying
             raise CorpusError(f"no shard manifests in {corpus} (expected shards/NAME.parquet)")
-        self.con = duckdb.connect(":memory:")
+        # DuckDB always lets a connection read its temp_directory, by default ./.tmp of whatever folder
+        # the user is in; a private one keeps spilling to disk possible without exposing that folder
+        self._spill = tempfile.TemporaryDirectory(prefix="dataengine-sql-")
+        self.con = duckdb.connect(":memory:", config={"temp_directory": self._spill.name})
         if is_remote(self.fs):
             self.con.register_filesystem(self.fs)
         self._build(files)
+        self._lock_down(files)
+
+    def _lock_down(self, files: dict[str, list[tuple[str, dict]]]) -> None:
+        """Let the connection read only the corpus's committed files, and lock that in."""
+        own = sorted(self._url(path) for kind, entries in files.items() if kind != "temp" for path, _ in entries)
+        self.con.execute("SET allowed_paths = ?", [own])
+        for statement in ("SET enable_external_access = false", "SET autoinstall_known_extensions = false",
+                          "SET autoload_known_extensions = false", "SET lock_configuration = true"):
+            self.con.execute(statement)
 
     def _url(self, path: str) -> str:
         return self.fs.unstrip_protocol(path) if is_remote(self.fs) else path
@@ -252,24 +286,32 @@ class Catalog:
     def query(self, sql: str) -> list[QueryResult]:
         """Run the read statements of ``sql``; one ``QueryResult`` per statement.
 
-        Raises ``ReadOnlyError`` before running anything if any statement could write.
+        Raises ``ReadOnlyError`` before running anything if any statement could write, and
+        ``AccessError`` when a statement reads a file that is not one of the corpus's.
         """
         results = []
         for text in check_read_only(sql):
-            cur = self.con.execute(text)
-            desc = cur.description or []
-            rows = cur.fetchall() if desc else []
+            try:
+                cur = self.con.execute(text)
+                desc = cur.description or []
+                rows = cur.fetchall() if desc else []
+            except duckdb.PermissionException as exc:
+                raise _access_error(exc) from None
             results.append(QueryResult([d[0] for d in desc], [str(d[1]) for d in desc], rows))
         return results
 
     def arrow(self, sql: str) -> pa.Table:
-        """The result of one read statement as an Arrow table."""
+        """The result of one read statement as an Arrow table; ``ReadOnlyError``/``AccessError`` as ``query``."""
         (text,) = check_read_only(sql)
-        return self.con.sql(text).to_arrow_table()
+        try:
+            return self.con.sql(text).to_arrow_table()
+        except duckdb.PermissionException as exc:
+            raise _access_error(exc) from None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and remove its spill folder."""
         self.con.close()
+        self._spill.cleanup()
 
     def __enter__(self) -> Catalog:
         return self

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``dataengine sql``."""
     import duckdb
 
-    from dataengine.catalog.catalog import Catalog, CorpusError, ReadOnlyError
+    from dataengine.catalog.catalog import AccessError, Catalog, CorpusError, ReadOnlyError
 
     try:
         catalog = Catalog(args.corpus)
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if args.query is not None:
             try:
                 results = catalog.query(args.query)
-            except (ReadOnlyError, duckdb.Error) as exc:
+            except (ReadOnlyError, AccessError, duckdb.Error) as exc:
                 return _error(str(exc))
             for i, result in enumerate(results):
                 if i:
@@ -67,7 +67,7 @@ def repl(catalog: Any, fmt: str, stdin: TextIO, stdout: TextIO) -> int:
     """Read queries from ``stdin`` until EOF or ``.quit``; returns 1 if any query failed."""
     import duckdb
 
-    from dataengine.catalog.catalog import ReadOnlyError
+    from dataengine.catalog.catalog import AccessError, ReadOnlyError
 
     interactive = stdin.isatty()
     if interactive:
@@ -113,7 +113,7 @@ def repl(catalog: Any, fmt: str, stdin: TextIO, stdout: TextIO) -> int:
         try:
             for result in catalog.query(query):
                 print_result(result, fmt, stdout)
-        except (ReadOnlyError, duckdb.Error) as exc:
+        except (ReadOnlyError, AccessError, duckdb.Error) as exc:
             print(f"error: {str(exc).strip()}", file=sys.stderr)
             failed = True
         stdout.flush()
