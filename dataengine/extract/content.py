@@ -33,24 +33,45 @@ def _block_weight(node: LexborNode) -> int:
     return weight if weight >= _MIN_BLOCK_CHARS else 0
 
 
+def _votes(body: LexborNode) -> dict[int, int]:
+    """Votes of every element that holds a voting block: the weights of the blocks inside it.
+
+    Each block climbs only until it meets an element an earlier block reached, and the
+    weights are summed from the deepest elements up, so the cost is linear in the number of
+    elements instead of blocks times depth (100,000 nested spans took minutes).
+    """
+    own: dict[int, int] = {}
+    parent_of: dict[int, int] = {}
+    depth_of = {body.mem_id: 0}
+    for block in body.css(_VOTING_SELECTOR):
+        weight = _block_weight(block)
+        if not weight:
+            continue
+        own[block.mem_id] = weight
+        path = []
+        node = block
+        while node.mem_id not in depth_of:  # every block lies below <body>, which is known
+            path.append(node.mem_id)
+            node = node.parent
+        parent, depth = node.mem_id, depth_of[node.mem_id]
+        for key in reversed(path):
+            depth += 1
+            parent_of[key], depth_of[key] = parent, depth
+            parent = key
+    votes = dict(own)
+    for key in sorted(parent_of, key=depth_of.__getitem__, reverse=True):  # children before parents
+        if key in votes:
+            votes[parent_of[key]] = votes.get(parent_of[key], 0) + votes[key]
+    return votes
+
+
 def main_content(tree: LexborHTMLParser) -> LexborNode | None:
     """The element holding the page's main content (``<body>`` when no element stands out)."""
     body = tree.body
     if body is None:
         return None
-    votes: dict[int, int] = {}
+    votes = _votes(body)
     body_id = body.mem_id
-    for block in body.css(_VOTING_SELECTOR):
-        weight = _block_weight(block)
-        if not weight:
-            continue
-        node = block  # a block votes for itself and every ancestor up to <body>
-        while node is not None:
-            key = node.mem_id
-            votes[key] = votes.get(key, 0) + weight
-            if key == body_id:
-                break
-            node = node.parent
     total = votes.get(body_id, 0)
     if not total:
         return body
