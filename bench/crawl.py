@@ -30,6 +30,7 @@ from pathlib import Path
 
 import requests
 
+from dataengine.runner.ray_session import init_ray
 from dataengine.sampleweb import SampleWebConfig, SampleWebServer, generate_site
 
 
@@ -75,8 +76,6 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs each (default 3)")
     args = parser.parse_args()
 
-    import ray
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
     roots = [tmp / f"site{i}" for i in range(args.sites)]
     for i, root in enumerate(roots):
@@ -85,7 +84,9 @@ def main() -> int:
     server = mp.get_context("fork").Process(target=_serve, args=([str(r) for r in roots], child), daemon=True)
     server.start()
     urls = parent.recv()
-    ray.init(num_cpus=max(2, args.workers), include_dashboard=False, configure_logging=False, log_to_driver=False)
+    init_ray(num_cpus=max(2, args.workers))
+    import ray
+
     try:
         crawl_best, pages = min(crawl_once(urls, tmp / "state", args.workers) for _ in range(args.rounds))
         base_best = min(baseline_once(pages) for _ in range(args.rounds))

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.minhash import MinHasher, jaccard_estimate, normalize
+from dataengine.runner.ray_session import init_ray
 from schemas import tables
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -230,8 +231,6 @@ def bench_clip(n_images: int) -> None:
     except ImportError as exc:
         print(f"clip: the clip_score stage is not available ({exc}); skipped")
         return
-    import ray
-
     from schemas import Document, ImageRecord, Segment, SourceRef
 
     photos = [p.read_bytes() for p in sorted((FIXTURES / "photos").iterdir())]
@@ -244,7 +243,9 @@ def bench_clip(n_images: int) -> None:
                              images=[image]))
     tiny = {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
             "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
-    ray.init(num_cpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    init_ray(num_cpus=1)
+    import ray
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tiny_path = Path(tmp) / "bench-tiny-clip.json"

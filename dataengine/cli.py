@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from dataengine.runner.ray_session import bind_local_ray_to_loopback, joins_cluster
+
 COMMANDS = [
     "dataengine.catalog.sql_command",
     "dataengine.catalog.validate_command",
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if not joins_cluster(getattr(args, "address", None)):
+        bind_local_ray_to_loopback()
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:

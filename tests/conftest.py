@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from dataengine.runner.ray_session import bind_local_ray_to_loopback
+
+# The suite starts local Rays only (in this process and in the CLIs it runs), and some
+# modules it imports import ray: bind them to loopback before any of that happens.
+bind_local_ray_to_loopback()
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 
@@ -20,11 +26,12 @@ def fixtures() -> Path:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray for the whole test session (2 CPUs), shut down at the end."""
+    """One local Ray for the whole test session (2 CPUs, loopback only), shut down at the end."""
+    from dataengine.runner.ray_session import init_ray
+
+    init_ray(num_cpus=2)
     import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     yield ray

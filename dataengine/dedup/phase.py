@@ -51,11 +51,11 @@ def run_tasks(fn: Callable[..., Any], calls: list[tuple], executor: str, address
 
     if executor == "local" or not calls:
         return [fn(*args) for args in tqdm(calls, desc=what, file=sys.stderr, disable=not calls)]
+    from dataengine.runner.ray_session import init_ray
+
+    init_ray(address)  # before the first import of ray: a local Ray binds to loopback
     import ray
 
-    from dataengine.runner.pipeline import init_ray
-
-    init_ray(address)
     remote = ray.remote(num_cpus=1)(fn)
     pending = {remote.remote(*args): n for n, args in enumerate(calls)}
     out: list[Any] = [None] * len(calls)

@@ -15,18 +15,21 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
-import ray
 
 from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
 from dataengine.runner.ledger import Ledger
+from dataengine.runner.ray_session import init_ray
 from dataengine.runner.record import RunRecord, new_run_id
 from dataengine.shards import ShardWriter, write_rejected
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch
 from schemas import Rejection
+
+if TYPE_CHECKING:
+    import ray.data
 
 
 @dataclass
@@ -115,15 +118,9 @@ def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id
     return {"partition": batch.partition, "summary": pickle.dumps(summary)}
 
 
-def init_ray(address: str | None) -> None:
-    """Connect to ``address`` (``auto``, ``ray://...``), or start a local Ray when none is given."""
-    if ray.is_initialized():
-        return
-    ray.init(address=address, include_dashboard=False, configure_logging=False,
-             log_to_driver=False, ignore_reinit_error=True)
-
-
 def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, run_id: str) -> ray.data.Dataset:
+    import ray.data
+
     ds = ray.data.from_items([{"partition": pickle.dumps(p)} for p in todo], override_num_blocks=len(todo))
     ds = ds.map(_read_partition, fn_kwargs={"source": config.source})
     for stage in config.stages:
