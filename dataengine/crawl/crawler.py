@@ -115,12 +115,13 @@ class Crawler:
 
     # --- fetching -------------------------------------------------------------------------
     def _crawl(self, state: CrawlState, frontier: Frontier, need_sitemap: bool) -> None:
-        import ray
         from tqdm import tqdm
 
-        from dataengine.runner.pipeline import init_ray
+        from dataengine.runner.ray_session import init_ray
 
-        init_ray(None)  # joins RAY_ADDRESS when set, else starts a local Ray
+        init_ray(None)  # joins RAY_ADDRESS when set, else starts a local Ray (before ray is imported)
+        import ray
+
         actor = ray.remote(FetchWorker).options(num_cpus=self.worker_cpus, max_concurrency=64)
         pool = [actor.remote(self.settings, k) for k in range(self.workers)]
 
