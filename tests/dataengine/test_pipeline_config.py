@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fault_server import FaultServer
 
 from dataengine.runner.config import ConfigError, apply_overrides, load_pipeline, parse_pipeline
 
@@ -73,3 +74,29 @@ def test_cli_input_that_matches_nothing_is_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "matches no file" in proc.stderr or "no file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _allow_private_values(raw: dict) -> list:
+    """Every ``allow_private`` of a pipeline: the source's and each stage's."""
+    values = [raw["source"]["allow_private"]] if "allow_private" in raw["source"] else []
+    return values + [s["params"]["allow_private"] for s in raw["stages"] if "allow_private" in s.get("params", {})]
+
+
+def test_no_shipped_pipeline_allows_every_private_address():
+    # `true` lets a page's redirect reach the cloud metadata service or the LAN; a pipeline
+    # for a loopback server names loopback and nothing else.
+    for path in sorted((REPO / "pipelines").glob("*.yaml")):
+        for value in _allow_private_values(yaml.safe_load(path.read_text())):
+            assert value is not True and value != "true", path
+
+
+@pytest.mark.parametrize("pipeline", ["demo.yaml", "sampleweb_filtered.yaml"])
+def test_sample_web_pipelines_do_not_follow_redirects_off_loopback(pipeline):
+    with FaultServer() as server:
+        pages = ["/redirect/metadata", "/redirect/private"]  # to 169.254.169.254 and 10.0.0.1
+        locs = "".join(f"<url><loc>{server(p)}</loc></url>" for p in pages)
+        sitemap = server.add("/sitemap.xml", '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/'
+                             f'schemas/sitemap/0.9">{locs}</urlset>', "application/xml")
+        source = load_pipeline(REPO / "pipelines" / pipeline, [f"source.url={sitemap}"]).source.build()
+        rows = [item for partition in source.partitions() for item in source.read(partition)]
+    assert sorted((r.url, r.reason) for r in rows) == [(server(p), "refused_address") for p in pages]
