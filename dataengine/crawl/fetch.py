@@ -4,6 +4,10 @@
 frontier decides (dedup, scope, loop and hop limits) and the target's own host worker fetches
 it under that host's politeness. Every failure comes back as a short ``error`` reason
 (``http_404``, ``read_timeout``, ``body_too_large``, ...) with a human ``detail``.
+
+Requests go through ``dataengine.net.pinned``, the image fetcher's transport: a host is
+resolved and checked once, and every connection goes to the address that was checked, so a
+host whose DNS answer changes after the check (DNS rebinding) cannot steer the crawler to it.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Collection
 
-import requests
 import urllib3
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import (ConnectTimeoutError, DecodeError, NewConnectionError, ProtocolError,
+                                ReadTimeoutError, SSLError)
 
 from dataengine.crawl.politeness import HostGate
+from dataengine.net.addresses import AddressRefused
+from dataengine.net.pinned import PinnedHost, PinnedPools, release
 from dataengine.net.retry import retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -87,35 +93,44 @@ class Response:
 
 
 def _error_of(exc: Exception) -> str:
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, NewConnectionError):  # refused or unreachable; a subclass of ConnectTimeoutError
+        return "connection_error"
+    if isinstance(exc, ConnectTimeoutError):
         return "connect_timeout"
-    inner = exc.args[0] if exc.args else None
-    if isinstance(exc, (requests.ReadTimeout, ReadTimeoutError)) or isinstance(inner, ReadTimeoutError):
+    if isinstance(exc, (ReadTimeoutError, TimeoutError)):
         return "read_timeout"
-    if isinstance(exc, (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError)):
+    if isinstance(exc, DecodeError):
         return "bad_content_encoding"
-    if isinstance(exc, urllib3.exceptions.ProtocolError) and "IncompleteRead" in str(exc):
+    if isinstance(exc, SSLError):
+        return "tls_error"
+    if isinstance(exc, ProtocolError) and "IncompleteRead" in str(exc):
         return "truncated_body"
-    if isinstance(exc, (urllib3.exceptions.ProtocolError, requests.ConnectionError)):
+    if isinstance(exc, (ProtocolError, OSError)):
         return "connection_error"
     return "fetch_failed"
 
 
-def fetch(session: requests.Session, url: str, gate: HostGate, config: FetchConfig,
+def fetch(pools: PinnedPools, url: str, gate: HostGate, config: FetchConfig,
           accept: Collection[str] | None = None, max_bytes: int | None = None) -> Response:
     """GET ``url`` through ``gate``, retrying transient failures; never raises for network faults.
 
-    With ``accept`` (media types), a 200 of another type is not downloaded (``unwanted_content_type``,
-    or ``missing_content_type``). ``max_bytes`` overrides ``config.max_body_bytes``.
+    A URL whose host may not be contacted is refused before the gate (``refused_address``,
+    ``dns_error``, ...). With ``accept`` (media types), a 200 of another type is not downloaded
+    (``unwanted_content_type``, or ``missing_content_type``). ``max_bytes`` overrides
+    ``config.max_body_bytes``.
     """
+    try:
+        host = pools.host(url)
+    except AddressRefused as exc:
+        return Response(url, error=exc.reason, detail=exc.detail)
     limit = config.max_body_bytes if max_bytes is None else max_bytes
     out = Response(url)
     for attempt in range(config.retries + 1):
         out = Response(url, attempts=attempt + 1)
         try:
             with gate.request():
-                _attempt(session, url, config, accept, limit, out)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                _attempt(host, url, config, accept, limit, out)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             out.error, out.detail = _error_of(exc), f"{type(exc).__name__}: {exc}"[:500]
         out.fetch_time = datetime.now(timezone.utc).isoformat(timespec="seconds")
         if out.error not in _TRANSIENT and out.status not in RETRY_STATUSES:
@@ -132,16 +147,16 @@ def fetch(session: requests.Session, url: str, gate: HostGate, config: FetchConf
     return out
 
 
-def _attempt(session: requests.Session, url: str, config: FetchConfig, accept: Collection[str] | None,
+def _attempt(host: PinnedHost, url: str, config: FetchConfig, accept: Collection[str] | None,
              limit: int, out: Response) -> None:
     deadline = time.monotonic() + config.max_seconds
-    with session.get(url, timeout=(config.connect_timeout, config.read_timeout), stream=True,
-                     allow_redirects=False) as resp:
-        out.status, out.reason_phrase = resp.status_code, resp.reason or ""
-        out.headers = list(resp.raw.headers.items())
-        if resp.status_code != 200:
-            if resp.status_code not in REDIRECT_STATUSES or not out.location:
-                out.error = f"http_{resp.status_code}"
+    resp = host.open(url, {}, urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
+    try:
+        out.status, out.reason_phrase = resp.status, resp.reason or ""
+        out.headers = list(resp.headers.items())
+        if resp.status != 200:
+            if resp.status not in REDIRECT_STATUSES or not out.location:
+                out.error = f"http_{resp.status}"
             return
         if accept is not None:
             mime = out.media_type
@@ -157,7 +172,7 @@ def _attempt(session: requests.Session, url: str, config: FetchConfig, accept: C
             return
         chunks, size = [], 0
         while True:
-            chunk = resp.raw.read1(_CHUNK, decode_content=True)
+            chunk = resp.read1(_CHUNK, decode_content=True)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -169,3 +184,5 @@ def _attempt(session: requests.Session, url: str, config: FetchConfig, accept: C
                 out.error, out.detail = "too_slow", f"{size} bytes in {config.max_seconds:.0f} s"
                 return
         out.body = b"".join(chunks)
+    finally:
+        release(resp)  # a body left unread (unwanted, too large, too slow) is never read

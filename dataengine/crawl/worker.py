@@ -17,11 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
-from urllib.parse import urlsplit
-
-import requests
-
-from dataengine.net.addresses import AddressPolicy, Network
+from dataengine.net.addresses import AddressRefused, Network
+from dataengine.net.pinned import PinnedPools
 from dataengine.crawl.archive import Outcome, WarcBatch, next_sequence
 from dataengine.crawl.fetch import FetchConfig, Response, fetch
 from dataengine.crawl.frontier import Task
@@ -74,16 +71,11 @@ def read_page(url: str, headers: list[tuple[str, str]], body: bytes, token: str)
 
 
 class _Origin:
-    """A worker's state for one origin: its gate, HTTP session and current WARC batch."""
+    """A worker's state for one origin: its gate and current WARC batch."""
 
     def __init__(self, settings: WorkerSettings):
         pol = settings.politeness
         self.gate = HostGate(pol.concurrency_per_host, pol.delay)
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": pol.user_agent, "Accept-Encoding": "gzip, deflate"})
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=pol.concurrency_per_host, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
         self.batch: WarcBatch | None = None
         self.lock = threading.Lock()
 
@@ -100,7 +92,10 @@ class FetchWorker:
         self._lock_fd = lock_file(self.state / "locks" / f"worker-{index}.lock", LOCK_WAIT)
         self.token = settings.politeness.robots_token
         self.robots = RobotsCache(self.state / "robots", settings.politeness.robots_max_age)
-        self.addresses = AddressPolicy(settings.allow_private)
+        # One pinned pool per host: checked once, then connected to at the checked address only.
+        pol = settings.politeness
+        self.pools = PinnedPools(settings.allow_private, pol.concurrency_per_host,
+                                 {"User-Agent": pol.user_agent, "Accept-Encoding": "gzip, deflate"})
         self._origins: dict[str, _Origin] = {}
         self._guard = threading.Lock()
 
@@ -114,10 +109,7 @@ class FetchWorker:
     def _get(self, host: _Origin, url: str, accept: Collection[str] | None = None,
              max_bytes: int | None = None) -> Response:
         """A gated GET of ``url``, refused before any connection when its host is not allowed."""
-        check = self.addresses.check(urlsplit(url).hostname or "")
-        if check.reason:
-            return Response(url, error=check.reason, detail=check.detail)
-        return fetch(host.session, url, host.gate, self.settings.fetch, accept, max_bytes)
+        return fetch(self.pools, url, host.gate, self.settings.fetch, accept, max_bytes)
 
     def sitemap(self, url: str) -> tuple[list[str], str | None]:
         """Page URLs listed by the sitemap at ``url`` (a sitemap index is followed), or an error."""
@@ -173,9 +165,10 @@ class FetchWorker:
 
         if self.settings.optout is not None and (entry := self.settings.optout.match(url)):
             return reject("optout_list", f"listed: {entry}")
-        check = self.addresses.check(urlsplit(url).hostname or "")
-        if check.reason:
-            return reject(check.reason, check.detail)
+        try:
+            self.pools.host(url)  # refused here, not as robots_unavailable, and before robots.txt is asked for
+        except AddressRefused as exc:
+            return reject(exc.reason, exc.detail)
         rules = self.robots.rules(_origin_of(url), lambda u: self._get(host, u, max_bytes=ROBOTS_MAX_BYTES))
         if rules.unavailable:
             return reject("robots_unavailable", rules.detail)
@@ -225,5 +218,5 @@ class FetchWorker:
                 if host.batch is not None:
                     host.batch.close()
                     host.batch = None
-                host.session.close()
+        self.pools.close()
 

@@ -2,8 +2,9 @@
 
 Each hop of a request is checked before anything is sent: the scheme must be http or https,
 and every address the host resolves to must be public unless ``allow_private`` allows it (see
-``dataengine.net.addresses``); the connection then goes to the address that was checked,
-so a second DNS answer cannot steer it elsewhere. Redirects are followed hop by hop, each hop
+``dataengine.net.addresses``); the connection then goes to the address that was checked
+(``dataengine.net.pinned``, the transport the crawler uses too), so a second DNS answer cannot
+steer it elsewhere. Redirects are followed hop by hop, each hop
 checked again, up to ``max_redirects``, loops detected. Each host's robots.txt is fetched once,
 cached and obeyed with Protego's RFC 9309 matching (wildcards, longest match); a 4xx means no
 rules, a 5xx or no answer means disallow all. At most ``max_per_host`` requests are in flight
@@ -24,21 +25,20 @@ import http.client
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin
 
-import certifi
 import urllib3
 from protego import Protego
 from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError,
                                 SSLError)
 
-from dataengine.net.addresses import AddressPolicy, AddressRefused
+from dataengine.net.addresses import AddressRefused
+from dataengine.net.pinned import PinnedHost, PinnedPools, release
 from dataengine.net.retry import retry_after
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _RETRYABLE = (429, 500, 502, 503, 504)
 _ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 
 
 @dataclass
@@ -126,10 +126,9 @@ class _HeaderList:
 
 @dataclass
 class _Host:
-    """One scheme://host:port: its checked address, connection pool, request slots and robots.txt."""
+    """One scheme://host:port: its pinned connections, request slots and robots.txt."""
 
-    netloc: str
-    pool: urllib3.HTTPConnectionPool
+    pinned: PinnedHost
     slots: threading.BoundedSemaphore
     robots_lock: threading.Lock = field(default_factory=threading.Lock)
     robots: Protego | FetchError | None = None
@@ -175,8 +174,8 @@ class HttpClient:
 
     def __init__(self, config: HttpConfig):
         self.config = config
-        self.addresses = AddressPolicy(config.allow_private)
-        self._hosts: dict[tuple[str, str, int], _Host | FetchError] = {}
+        self.pools = PinnedPools(config.allow_private, config.max_per_host, {"User-Agent": config.user_agent})
+        self._hosts: dict[str, _Host] = {}
         self._lock = threading.Lock()
         self._accept = ", ".join(t + "*" if t.endswith("/") else t for t in config.accept_types) or "*/*"
 
@@ -187,10 +186,8 @@ class HttpClient:
     def close(self) -> None:
         """Close every pooled connection."""
         with self._lock:
-            for host in self._hosts.values():
-                if isinstance(host, _Host):
-                    host.pool.close()
             self._hosts.clear()
+        self.pools.close()
 
     def _with_retries(self, url: str, robots_txt: bool) -> Response:
         attempt = 0
@@ -211,11 +208,10 @@ class HttpClient:
     def _follow(self, url: str, robots_txt: bool) -> Response:
         seen = {url}
         for _ in range(self.config.max_redirects + 1):
-            parts = urlsplit(url)
-            host = self._host(parts)
+            host = self._host(url)
             if self.config.respect_robots and not robots_txt:
-                self._obey_robots(host, parts, url)
-            answer = self._request(host, parts, url, robots_txt)
+                self._obey_robots(host, url)
+            answer = self._request(host, url, robots_txt)
             if isinstance(answer, Response):
                 return answer
             nxt = urljoin(url, answer)
@@ -226,67 +222,32 @@ class HttpClient:
         raise FetchError("too_many_redirects", f"more than {self.config.max_redirects} redirects, last {url}",
                          value=float(self.config.max_redirects + 1), threshold=float(self.config.max_redirects))
 
-    def _host(self, parts) -> _Host:
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise FetchError("refused_scheme", f"{scheme or '(none)'}: only http and https are fetched")
+    def _host(self, url: str) -> _Host:
         try:
-            hostname, port = parts.hostname, parts.port or (443 if scheme == "https" else 80)
-        except ValueError as exc:
-            raise FetchError("bad_url", str(exc)) from None
-        if not hostname:
-            raise FetchError("bad_url", "no host")
-        key = (scheme, hostname, port)
-        with self._lock:
-            if key not in self._hosts:
-                self._hosts[key] = self._open_host(scheme, hostname, port)
-            host = self._hosts[key]
-        if isinstance(host, FetchError):
-            raise FetchError(host.reason, host.detail)
-        return host
-
-    def _open_host(self, scheme: str, hostname: str, port: int) -> _Host | FetchError:
-        try:
-            address = self.addresses.resolve(hostname, port)  # refuses before any connection is made
+            pinned = self.pools.host(url)  # refuses before any connection is made
         except AddressRefused as exc:
-            return FetchError(exc.reason, exc.detail)
-        default = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
-        bracketed = f"[{hostname}]" if ":" in hostname else hostname
-        netloc = bracketed if default else f"{bracketed}:{port}"
-        n = self.config.max_per_host
-        if scheme == "https":
-            pool = urllib3.HTTPSConnectionPool(address, port, maxsize=n, server_hostname=hostname,
-                                               assert_hostname=hostname, cert_reqs="CERT_REQUIRED",
-                                               ca_certs=certifi.where())
-        else:
-            pool = urllib3.HTTPConnectionPool(address, port, maxsize=n)
-        return _Host(netloc, pool, threading.BoundedSemaphore(n))
+            raise FetchError(exc.reason, exc.detail) from None
+        with self._lock:
+            if pinned.origin not in self._hosts:
+                self._hosts[pinned.origin] = _Host(pinned, threading.BoundedSemaphore(self.config.max_per_host))
+            return self._hosts[pinned.origin]
 
-    def _request(self, host: _Host, parts, url: str, robots_txt: bool) -> Response | str:
+    def _request(self, host: _Host, url: str, robots_txt: bool) -> Response | str:
         """One hop: a ``Response``, or the ``Location`` of a redirect."""
         cfg = self.config
-        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_PATH_SAFE)}"
-                                                              if parts.query else "")
-        headers = {"Host": host.netloc, "User-Agent": cfg.user_agent,
-                   "Accept": "text/plain, */*" if robots_txt else self._accept}
+        headers = {"Accept": "text/plain, */*" if robots_txt else self._accept}
         timeout = urllib3.Timeout(connect=cfg.connect_timeout, read=cfg.read_timeout)
         with host.slots:
             start = time.monotonic()
             try:
-                resp = host.pool.urlopen("GET", target, headers=headers, timeout=timeout, retries=False,
-                                         redirect=False, preload_content=False, assert_same_host=False)
+                resp = host.pinned.open(url, headers, timeout)
             except Exception as exc:  # urllib3 and socket errors: each maps to a reason
                 error = _transport_error(exc, url)
                 raise error from None
-            complete = False
             try:
-                answer = self._answer(resp, url, start, robots_txt)
-                complete = True
-                return answer
+                return self._answer(resp, url, start, robots_txt)
             finally:
-                if not complete:
-                    resp.close()  # never read an unwanted body; the pool opens a fresh connection
-                resp.release_conn()
+                release(resp)  # an unwanted body is never read
 
     def _answer(self, resp: urllib3.BaseHTTPResponse, url: str, start: float, robots_txt: bool) -> Response | str:
         status = resp.status
@@ -346,10 +307,10 @@ class HttpClient:
             raise (error.error if isinstance(error, _Retry) else error) from None
         return b"".join(chunks)
 
-    def _obey_robots(self, host: _Host, parts, url: str) -> None:
+    def _obey_robots(self, host: _Host, url: str) -> None:
         with host.robots_lock:  # one fetch per host, however many threads ask at once
             if host.robots is None:
-                host.robots = self._fetch_robots(f"{parts.scheme}://{host.netloc}/robots.txt")
+                host.robots = self._fetch_robots(f"{host.pinned.origin}/robots.txt")
         if isinstance(host.robots, FetchError):
             raise FetchError("robots_unavailable", host.robots.detail)
         if not host.robots.can_fetch(url, self.config.robots_token):

@@ -3,7 +3,8 @@
 Links, image URLs and redirects come from pages nobody vetted, so they can point at a private
 network, at the cloud metadata service (169.254.169.254) or at the worker itself. A host is
 resolved once and refused when any of its addresses is not globally routable (private,
-loopback, link-local, shared, reserved, multicast), before any connection is attempted.
+loopback, link-local, shared, reserved, multicast), before any connection is attempted;
+``dataengine.net.pinned`` then connects to the address that was checked, never to a new answer.
 ``allow_private`` is ``false``, ``true`` (any address) or a list of networks in CIDR form
 (``["127.0.0.0/8"]``: a loopback test server, and nothing else). The crawler, the image
 fetcher and the sitemap source all read ``allow_private`` this way.
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class AddressRefused(Exception):
-    """A host that may not be contacted: ``reason`` is ``refused_address`` or ``dns_error``."""
+    """A URL that may not be contacted: ``reason`` is ``refused_address`` or ``dns_error`` (its host),
+    ``refused_scheme`` or ``bad_url`` (the URL itself)."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
@@ -39,20 +40,11 @@ def parse_allow_private(value: bool | str | list[str]) -> bool | list[Network]:
         raise ValueError(f"allow_private must be true, false or a list of networks (CIDR): {exc}") from None
 
 
-@dataclass
-class AddressCheck:
-    """The verdict on one host: a refusal reason (``dns_error``, ``refused_address``) or ``None``."""
-
-    reason: str | None
-    detail: str | None = None
-
-
 class AddressPolicy:
     """Resolves host names and refuses those with an address outside the allowed ranges."""
 
     def __init__(self, allow_private: bool | str | list[str] | list[Network] = False):
         self.allowed = parse_allow_private(allow_private)
-        self._checked: dict[str, AddressCheck] = {}
 
     def allows(self, address: Address) -> bool:
         """True when ``address`` may be contacted."""
@@ -80,13 +72,3 @@ class AddressPolicy:
                 raise AddressRefused("refused_address", f"{named} is not a public address and "
                                                         "allow_private does not cover it; not contacted")
         return str(addresses[0])
-
-    def check(self, host: str) -> AddressCheck:
-        """Judge ``host`` by every address it resolves to (cached per policy)."""
-        if host not in self._checked:
-            try:
-                self.resolve(host.strip("[]"), 0)
-                self._checked[host] = AddressCheck(None)
-            except AddressRefused as exc:
-                self._checked[host] = AddressCheck(exc.reason, exc.detail)
-        return self._checked[host]

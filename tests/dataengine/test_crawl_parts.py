@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 from fault_server import FaultServer
 
-from dataengine.net.addresses import AddressPolicy, parse_allow_private
+from dataengine.net.addresses import AddressPolicy, AddressRefused, parse_allow_private
+from dataengine.net.pinned import PinnedPools
 from dataengine.crawl.archive import Outcome, WarcBatch, read_log, recover_batch, warc_record
 from dataengine.crawl.fetch import FetchConfig, Response, fetch
 from dataengine.crawl.frontier import Task
@@ -22,6 +22,8 @@ from dataengine.crawl.worker import FetchWorker, WorkerSettings
 from dataengine.sampleweb import SampleWebConfig, generate_site
 from dataengine.sources.base import Partition
 from dataengine.sources.warc import WarcSource
+
+LOOPBACK = ["127.0.0.0/8"]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def test_links_honour_base_and_nofollow():
 
 
 def test_robots_cache_follows_rfc_and_fetches_once(server, tmp_path):
-    session, gate, config = requests.Session(), HostGate(1, 0.0), FetchConfig(retries=0)
+    pools, gate, config = PinnedPools(LOOPBACK, 1), HostGate(1, 0.0), FetchConfig(retries=0)
     server.add("/robots.txt", "User-agent: dataengine\nDisallow: /*.pdf$\nCrawl-delay: 2\n\n"
                               "User-agent: *\nDisallow: /\n", "text/plain")
     cache = RobotsCache(tmp_path / "robots", max_age=3600)
@@ -95,7 +97,7 @@ def test_robots_cache_follows_rfc_and_fetches_once(server, tmp_path):
 
     def get(url: str) -> Response:
         fetched.append(url)
-        return fetch(session, url, gate, config)
+        return fetch(pools, url, gate, config)
 
     origin_url = origin(server.url)
     rules = cache.rules(origin_url, get)
@@ -107,22 +109,22 @@ def test_robots_cache_follows_rfc_and_fetches_once(server, tmp_path):
     assert again.allows(server("/doc.html"), "dataengine") and fetched == [server("/robots.txt")]
 
     # 4xx: no rules at all; 5xx: complete disallow, and not cached
-    missing = RobotsCache(tmp_path / "r404", 3600).rules("http://a", lambda u: fetch(session, server("/status/404"),
+    missing = RobotsCache(tmp_path / "r404", 3600).rules("http://a", lambda u: fetch(pools, server("/status/404"),
                                                                                     gate, config))
     assert missing.allows("http://a/anything", "dataengine") and not missing.unavailable
-    down = RobotsCache(tmp_path / "r500", 3600).rules("http://b", lambda u: fetch(session, server("/status/500"),
+    down = RobotsCache(tmp_path / "r500", 3600).rules("http://b", lambda u: fetch(pools, server("/status/500"),
                                                                                  gate, config))
     assert down.unavailable and not down.allows("http://b/x", "dataengine")
     assert not list((tmp_path / "r500").iterdir())
 
 
 def test_fetch_limits(server):
-    session, gate = requests.Session(), HostGate(1, 0.0)
-    drip = fetch(session, server("/fault/drip"), gate, FetchConfig(max_seconds=0.5, read_timeout=2, retries=0))
+    pools, gate = PinnedPools(LOOPBACK, 1), HostGate(1, 0.0)
+    drip = fetch(pools, server("/fault/drip"), gate, FetchConfig(max_seconds=0.5, read_timeout=2, retries=0))
     assert drip.error == "too_slow"  # one byte every 0.1 s never trips the read timeout
-    big = fetch(session, server("/img/too-large-unsized.jpg"), gate, FetchConfig(max_body_bytes=50_000, retries=0))
+    big = fetch(pools, server("/img/too-large-unsized.jpg"), gate, FetchConfig(max_body_bytes=50_000, retries=0))
     assert big.error == "body_too_large"
-    stall = fetch(session, server("/fault/stall"), gate, FetchConfig(read_timeout=0.3, retries=0))
+    stall = fetch(pools, server("/fault/stall"), gate, FetchConfig(read_timeout=0.3, retries=0))
     assert stall.error == "read_timeout"
 
 
@@ -131,11 +133,12 @@ def test_private_addresses_are_refused_before_any_request(server, tmp_path):
     with pytest.raises(ValueError, match="allow_private"):
         parse_allow_private(["not-a-network"])
     policy = AddressPolicy(False)
-    assert policy.check("127.0.0.1").reason == "refused_address"
-    assert policy.check("169.254.169.254").reason == "refused_address"
-    assert policy.check("10.1.2.3").reason == "refused_address"
-    assert policy.check("no-such-host.invalid").reason == "dns_error"
-    assert AddressPolicy([parse_allow_private("10.0.0.0/8")[0]]).check("10.1.2.3").reason is None
+    for host, reason in [("127.0.0.1", "refused_address"), ("169.254.169.254", "refused_address"),
+                         ("10.1.2.3", "refused_address"), ("no-such-host.invalid", "dns_error")]:
+        with pytest.raises(AddressRefused) as refused:
+            policy.resolve(host, 80)
+        assert refused.value.reason == reason
+    assert AddressPolicy([parse_allow_private("10.0.0.0/8")[0]]).resolve("10.1.2.3", 80) == "10.1.2.3"
 
     before = len(server.requests)
     for allow in (False, parse_allow_private(["10.0.0.0/8"])):
