@@ -10,11 +10,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 LEVELS = ("document", "text", "image")
+MAX_DETAIL = 2000  # a detail explains a row; input quoted whole (a 1 GiB "line") would be the row's bulk
 
 
 @dataclass
 class Rejection:
-    """One removal: what (id, url, level), by whom (stage), why (reason, value vs threshold)."""
+    """One removal: what (id, url, level), by whom (stage), why (reason, value vs threshold).
+
+    ``detail`` is cut to ``MAX_DETAIL`` characters.
+    """
 
     id: str | None
     url: str | None
@@ -30,6 +34,8 @@ class Rejection:
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
             raise ValueError(f"rejection level must be one of {LEVELS}, got {self.level!r}")
+        if self.detail is not None and len(self.detail) > MAX_DETAIL:
+            self.detail = self.detail[: MAX_DETAIL - 1] + "…"
 
     def to_row(self) -> dict[str, Any]:
         """Return the row as written to ``rejected/*.parquet``."""

@@ -7,8 +7,13 @@ HTML responses become documents carrying their raw page, for ``extract_html``. W
 
 Records that cannot become documents are not dropped silently: a non-HTML response, a
 record whose body is shorter than its declared length, and a file that stops parsing
-half-way (or cannot be opened) all become ``rejected`` rows naming the file and the offset.
-Requests, metadata and warcinfo records are not candidate documents and are skipped.
+half-way (or cannot be opened) all become ``rejected`` rows naming the file and the offset,
+and so does a file holding no record at all. Requests, metadata and warcinfo records are not
+candidate documents and are skipped.
+
+Memory per record is bounded whatever the file holds (``dataengine.sources.warc_bounds``):
+headers beyond a few MB end the file with a ``warc_unreadable`` row, a payload beyond
+``max_body_bytes`` is a ``body_too_large`` row and is never held whole.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ from __future__ import annotations
 import zlib
 from typing import Any, Iterator
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from dataengine.sources.base import Partition, Source, partition_id
 from dataengine.sources.paths import input_files, open_input
+from dataengine.sources.warc_bounds import BoundedArchiveIterator, read_payload
 from dataengine.sources.wet import conversion_document
 from schemas import Document, RawPage, Rejection, SourceRef, document_id
 
@@ -89,14 +94,15 @@ class WarcSource(Source):
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
         """Yield a document per HTML response record, a rejection per unusable record."""
         uri = partition.uri
-        offset = 0
+        offset = n_records = 0
         try:
             with open_input(uri, "rb", self.storage_options) as f:
                 gzipped = f.read(2) == b"\x1f\x8b"
                 f.seek(0)
                 stream = GzipIntegrityCheck(f) if gzipped else f
-                records = ArchiveIterator(stream, arc2warc=True)
+                records = BoundedArchiveIterator(stream, arc2warc=True)
                 for record in records:
+                    n_records += 1
                     # Where this record starts. get_record_offset() would read the record to its end
                     # first, leaving an empty body for _record; its length is known once it is read.
                     offset = records.offset
@@ -108,9 +114,12 @@ class WarcSource(Source):
             if gzipped and stream.error:
                 yield Rejection(None, uri, "document", STAGE, "warc_corrupt", detail=f"{uri}: {stream.error}; "
                                 "records after the damage are lost")
+            elif not n_records:
+                yield Rejection(None, uri, "document", STAGE, "warc_empty", detail=f"{uri}: no WARC or ARC record")
         except (ArchiveLoadFailed, zlib.error, EOFError, OSError, ValueError) as exc:
-            yield Rejection(None, uri, "document", STAGE, "warc_unreadable",
-                            value=float(offset), detail=f"{uri} at byte {offset}: {type(exc).__name__}: {exc}")
+            # warcio quotes the offending line in its messages: keep the start of it only
+            yield Rejection(None, uri, "document", STAGE, "warc_unreadable", value=float(offset),
+                            detail=f"{uri} at byte {offset}: {type(exc).__name__}: {str(exc)[:300]}")
 
     def _record(self, record, uri: str, offset: int) -> Document | Rejection | None:
         if record.rec_type == "conversion":
@@ -127,10 +136,10 @@ class WarcSource(Source):
             return Rejection(doc_id, url, "document", STAGE, "http_status", value=float(status))
         if not ctype.split(";")[0].strip().lower() in HTML_TYPES:
             return Rejection(doc_id, url, "document", STAGE, "not_html", detail=ctype[:200] or "no content type")
-        body = record.content_stream().read(self.max_body_bytes + 1)
-        if len(body) > self.max_body_bytes:
+        body, size = read_payload(record, self.max_body_bytes)
+        if body is None:
             return Rejection(doc_id, url, "document", STAGE, "body_too_large",
-                             value=float(len(body)), threshold=float(self.max_body_bytes))
+                             value=float(size), threshold=float(self.max_body_bytes))
         declared = record.rec_headers.get_header("Content-Length")
         if record.rec_headers.get_header("WARC-Truncated") or _short(record, declared):
             return Rejection(doc_id, url, "document", STAGE, "truncated_record",
