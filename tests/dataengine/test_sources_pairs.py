@@ -204,3 +204,60 @@ def test_img2dataset_bad_samples_and_cut_tar(fixtures, tmp_path):
     items = list(source.read(cut))
     assert 5 < sum(isinstance(i, Document) for i in items) < 32
     assert items[-1].reason == "tar_unreadable" and "cut.tar" in items[-1].detail
+
+
+def jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def regular(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def special(name: str, kind: bytes, linkname: str = "") -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    return info, None
+
+
+def hostile_tar(path: Path) -> None:
+    """Samples 000 and 009 are sound; every one between carries a member that must not be read."""
+    image, caption = jpeg(), b"a red square"
+    members = [
+        regular("000.jpg", image), regular("000.txt", caption),
+        special("001.jpg", tarfile.SYMTYPE, "/etc/passwd"), special("001.txt", tarfile.SYMTYPE, "../../secret"),
+        special("002.jpg", tarfile.LNKTYPE, "000.jpg"), regular("002.txt", caption),
+        special("003.jpg", tarfile.CHRTYPE), special("003.txt", tarfile.BLKTYPE),
+        special("004.jpg", tarfile.FIFOTYPE), regular("004.txt", caption),
+        special("005.jpg", tarfile.DIRTYPE),
+        regular("../006.jpg", image), regular("../006.txt", caption),
+        regular("/tmp/007.jpg", image), regular("/tmp/007.txt", caption),
+        regular("008.jpg", image), special("008.txt", tarfile.SYMTYPE, "000.txt"),
+        special("folder", tarfile.DIRTYPE),  # a folder entry, as `tar cf` writes: no sample, no row
+        special("README", tarfile.SYMTYPE, "/etc/shadow"),  # no sample either, but a link: a row
+        regular("009.jpg", image), regular("009.txt", caption),
+    ]
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+
+
+def test_img2dataset_unsafe_members_are_rows_never_followed(tmp_path):
+    hostile_tar(tmp_path / "hostile.tar")
+    source = Img2DatasetSource(paths=str(tmp_path / "hostile.tar"))
+    [partition] = source.partitions()
+    items = list(source.read(partition))
+    assert [getattr(i, "reason", "ok") for i in items] == ["ok"] + ["unsafe_member"] * 9 + ["ok"]
+    docs = [i for i in items if isinstance(i, Document)]
+    assert [d.segments[1].text for d in docs] == ["a red square"] * 2
+    details = [i.detail for i in items if isinstance(i, Rejection)]
+    for detail, words in zip(details, [("001.jpg", "symlink"), ("002.jpg", "hard link"),
+                                       ("003.jpg", "character device"), ("004.jpg", "fifo"),
+                                       ("005.jpg", "directory"), ("../006.jpg", "outside"),
+                                       ("/tmp/007.jpg", "outside"), ("008.txt", "symlink"),
+                                       ("README", "symlink")]):
+        assert "hostile.tar" in detail and all(w in detail for w in words), detail
