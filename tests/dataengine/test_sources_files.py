@@ -16,8 +16,10 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from dataengine.runner.config import ConfigError, parse_pipeline
+from dataengine.runner.ledger import Ledger
 from dataengine.runner.pipeline import run_pipeline
 from dataengine.shards import iter_corpus
+from dataengine.sources.base import partition_id
 from dataengine.sources.paths import expand_paths, input_files
 from dataengine.sources.warc import WarcSource
 from schemas import Document, Rejection
@@ -128,9 +130,10 @@ def test_warc_and_wet_from_s3_through_the_pipeline(ray_session, s3, fixtures, tm
     fs.mkdir("crawl")
     segment = "crawl-data/CC-TEST/segments/0001"
     listed = [f"{segment}/warc/{WGET}", f"{segment}/warc/{WIKI}", f"{segment}/wet/{WIKI_WET}",
-              f"{segment}/warc/missing.warc.gz"]
+              f"{segment}/warc/missing.warc.gz", f"{segment}/warc/empty.warc.gz"]
     for key in listed[:3]:
         fs.pipe(f"crawl/{key}", (fixtures / "warc" / Path(key).name).read_bytes())
+    fs.pipe(f"crawl/{listed[4]}", b"")  # a zero-byte upload: a row in the ledger, not nothing
     fs.pipe(f"crawl/{segment}/warc.paths.gz", gzip.compress("\n".join(listed).encode()))
 
     config = parse_pipeline({"name": "s3-warc", "source": {
@@ -138,8 +141,11 @@ def test_warc_and_wet_from_s3_through_the_pipeline(ray_session, s3, fixtures, tm
         "storage_options": s3}})
     corpus = tmp_path / "corpus"
     result = run_pipeline(config, str(corpus))
-    assert result.partitions_done == 4
-    assert {reason: n for (_, _, reason), n in result.rejected.items()} == {"not_html": 2, "warc_unreadable": 1}
+    assert result.partitions_done == 5
+    assert {reason: n for (_, _, reason), n in result.rejected.items()} == {"not_html": 2, "warc_unreadable": 1,
+                                                                            "warc_empty": 1}
+    empty = Ledger(str(corpus)).entry(partition_id("warc", f"s3://crawl/{listed[4]}"))
+    assert empty["n_docs"] == 0 and empty["n_rejected"] == 1
 
     docs = list(iter_corpus(str(corpus)))
     local = [d for name in (WGET, WIKI, WIKI_WET)
