@@ -130,10 +130,17 @@ class ImageTokenizer:
             path = path / "vq.pt"
         if not path.exists():
             raise FileNotFoundError(f"VQ checkpoint {path} does not exist (train one with `trainer vq train`)")
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        # Imported here: trainer.train.checkpoint imports trainer.assets, which imports this module.
+        from trainer.train.checkpoint import CheckpointError, read_torch_file
+
+        blob = read_torch_file(path)
         kind = blob.get("kind") if isinstance(blob, dict) else None
-        if kind == VQ_KIND:
-            return cls(VQModel.from_checkpoint(blob), device)
-        if kind == JANUS_KIND:
-            return cls(JanusVQ.from_checkpoint(blob), device)
-        raise ValueError(f"{path} is not a VQ checkpoint written by `trainer vq train`")
+        if kind not in (VQ_KIND, JANUS_KIND):
+            raise CheckpointError(f"{path} is not a VQ checkpoint written by `trainer vq train`")
+        try:
+            model = VQModel.from_checkpoint(blob) if kind == VQ_KIND else JanusVQ.from_checkpoint(blob)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            # A config or weights that do not fit the model: name the file, not a traceback.
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise CheckpointError(f"{path} is not a valid VQ checkpoint: {reason}") from None
+        return cls(model, device)
