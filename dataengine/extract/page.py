@@ -33,6 +33,9 @@ class ExtractConfig:
     keep_lists: bool = True  # lists as "- item" lines; False drops them
     max_link_density: float = 0.8  # lists/tables whose text is at least this share links are navigation
     min_data_uri_bytes: int = 256  # smaller data: images are lazy-load placeholders, not pictures
+    # Main text of a page whose bytes were invalid in its encoding may hold at most this share of
+    # U+FFFD: a few stray bytes pass (and are scored), a page pasted from another encoding does not.
+    max_invalid_bytes_share: float = 0.002
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ExtractedPage:
     base_url: str  # what relative links were resolved against
     encoding: str
     encoding_source: str  # bom | utf-8 | header | meta | sniffed
+    decode_errors: int = 0  # invalid byte sequences in the page, decoded as U+FFFD
     segments: list[Segment] = field(default_factory=list)
     images: list[ImageRecord] = field(default_factory=list)
     dropped: list[DroppedImage] = field(default_factory=list)
@@ -53,6 +57,13 @@ class ExtractedPage:
     def text_chars(self) -> int:
         """Characters of text in the segments."""
         return sum(len(s.text or "") for s in self.segments if s.kind == "text")
+
+    @property
+    def replacement_share(self) -> float:
+        """Share of the text's characters that are U+FFFD (0.0 for no text)."""
+        chars = self.text_chars
+        replaced = sum((s.text or "").count("\ufffd") for s in self.segments if s.kind == "text")
+        return replaced / chars if chars else 0.0
 
 
 def _title(tree: LexborHTMLParser) -> str | None:
@@ -87,7 +98,8 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     lang = (html.attributes.get("lang") or html.attributes.get("xml:lang") or "").strip() or None \
         if html is not None else None
     page = ExtractedPage(title=_title(tree), lang=lang, base_url=_base_url(tree, url),
-                         encoding=decoded.encoding, encoding_source=decoded.source)
+                         encoding=decoded.encoding, encoding_source=decoded.source,
+                         decode_errors=decoded.errors)
     remove_boilerplate(tree)
     root = main_content(tree)
     if root is None:

@@ -32,7 +32,11 @@ class HtmlExtractor(Stage):
     Rejects a document with ``not_html`` (a Content-Type that is given and is not HTML),
     ``no_raw_page`` (nothing fetched to extract from, and no segments yet;
     documents that arrive already interleaved pass through untouched), ``undecodable`` (bytes that are not text
-    in any encoding), or ``no_content`` (main content shorter than ``min_text_chars``). Rejects
+    in any encoding), ``refused_charset`` (UTF-7, which browsers refuse), ``no_content`` (main
+    content shorter than ``min_text_chars``), or
+    ``invalid_bytes`` (more than ``max_invalid_bytes_share`` of the main text is U+FFFD standing
+    for bytes invalid in the page's encoding). A page kept despite such bytes carries the share
+    as ``scores["invalid_bytes_share"]`` (0.0 when they all fell outside the main text). Rejects
     images with ``bad_data_uri`` (the slot stays, status ``failed``), and records image
     references that get no slot: ``tracking_pixel``, ``placeholder``, ``no_image_url``, ``bad_url``.
     """
@@ -43,10 +47,12 @@ class HtmlExtractor(Stage):
     def __init__(self, min_text_chars: int = ExtractConfig.min_text_chars,
                  keep_tables: bool = ExtractConfig.keep_tables, keep_lists: bool = ExtractConfig.keep_lists,
                  max_link_density: float = ExtractConfig.max_link_density,
-                 min_data_uri_bytes: int = ExtractConfig.min_data_uri_bytes) -> None:
+                 min_data_uri_bytes: int = ExtractConfig.min_data_uri_bytes,
+                 max_invalid_bytes_share: float = ExtractConfig.max_invalid_bytes_share) -> None:
         super().__init__()
         self.config = ExtractConfig(min_text_chars=min_text_chars, keep_tables=keep_tables, keep_lists=keep_lists,
-                                    max_link_density=max_link_density, min_data_uri_bytes=min_data_uri_bytes)
+                                    max_link_density=max_link_density, min_data_uri_bytes=min_data_uri_bytes,
+                                    max_invalid_bytes_share=max_invalid_bytes_share)
 
     def process(self, doc: Document) -> Document | None:
         """Extract ``doc.raw`` into ``doc``; ``None`` after a rejection."""
@@ -64,12 +70,20 @@ class HtmlExtractor(Stage):
         try:
             page = extract_page(raw.body, doc.url, raw.headers, self.config)
         except UndecodableError as exc:
-            self.reject(doc, "undecodable", detail=str(exc))
+            self.reject(doc, exc.reason, detail=str(exc))
             return None
         if page.text_chars < self.config.min_text_chars:
             self.reject(doc, "no_content", value=float(page.text_chars), threshold=float(self.config.min_text_chars),
                         detail=f"{len(page.images)} images, {page.text_chars} characters of main-content text")
             return None
+        if page.decode_errors:
+            share = page.replacement_share
+            if share > self.config.max_invalid_bytes_share:
+                self.reject(doc, "invalid_bytes", value=share, threshold=self.config.max_invalid_bytes_share,
+                            detail=f"{page.decode_errors} byte sequences invalid in {page.encoding}; "
+                                   f"{share:.2%} of the main text is U+FFFD")
+                return None
+            doc.scores["invalid_bytes_share"] = share
         doc.title = page.title
         doc.segments = page.segments
         doc.images = page.images
