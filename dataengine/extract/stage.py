@@ -10,6 +10,7 @@ from __future__ import annotations
 from schemas import Document
 
 from ..stages.base import Stage
+from .budget import TooComplexError
 from .charset import UndecodableError
 from .page import ExtractConfig, extract_page
 
@@ -32,8 +33,9 @@ class HtmlExtractor(Stage):
     Rejects a document with ``not_html`` (a Content-Type that is given and is not HTML),
     ``no_raw_page`` (nothing fetched to extract from, and no segments yet;
     documents that arrive already interleaved pass through untouched), ``undecodable`` (bytes that are not text
-    in any encoding), ``refused_charset`` (UTF-7, which browsers refuse), ``no_content`` (main
-    content shorter than ``min_text_chars``), or
+    in any encoding), ``refused_charset`` (UTF-7, which browsers refuse), ``too_complex`` (markup
+    deeper than ``max_depth`` or with more elements than ``max_elements``; value and threshold
+    say which), ``no_content`` (main content shorter than ``min_text_chars``), or
     ``invalid_bytes`` (more than ``max_invalid_bytes_share`` of the main text is U+FFFD standing
     for bytes invalid in the page's encoding). A page kept despite such bytes carries the share
     as ``scores["invalid_bytes_share"]`` (0.0 when they all fell outside the main text). Rejects
@@ -48,10 +50,12 @@ class HtmlExtractor(Stage):
                  keep_tables: bool = ExtractConfig.keep_tables, keep_lists: bool = ExtractConfig.keep_lists,
                  max_link_density: float = ExtractConfig.max_link_density,
                  min_data_uri_bytes: int = ExtractConfig.min_data_uri_bytes,
+                 max_depth: int = ExtractConfig.max_depth, max_elements: int = ExtractConfig.max_elements,
                  max_invalid_bytes_share: float = ExtractConfig.max_invalid_bytes_share) -> None:
         super().__init__()
         self.config = ExtractConfig(min_text_chars=min_text_chars, keep_tables=keep_tables, keep_lists=keep_lists,
                                     max_link_density=max_link_density, min_data_uri_bytes=min_data_uri_bytes,
+                                    max_depth=max_depth, max_elements=max_elements,
                                     max_invalid_bytes_share=max_invalid_bytes_share)
 
     def process(self, doc: Document) -> Document | None:
@@ -71,6 +75,9 @@ class HtmlExtractor(Stage):
             page = extract_page(raw.body, doc.url, raw.headers, self.config)
         except UndecodableError as exc:
             self.reject(doc, exc.reason, detail=str(exc))
+            return None
+        except TooComplexError as exc:
+            self.reject(doc, exc.reason, value=float(exc.value), threshold=float(exc.threshold), detail=str(exc))
             return None
         if page.text_chars < self.config.min_text_chars:
             self.reject(doc, "no_content", value=float(page.text_chars), threshold=float(self.config.min_text_chars),

@@ -1,7 +1,7 @@
-"""Hostile and broken pages: stateful 7-bit encodings, UTF-7, damaged UTF-8.
+"""Hostile and broken pages: stateful 7-bit encodings, UTF-7, damaged UTF-8, absurd nesting.
 
 Each such page is either extracted correctly or rejected with a reason (and the measured
-value against its threshold); none is stored garbled.
+value against its threshold); none is stored garbled, and none takes the job's time.
 """
 
 from __future__ import annotations
@@ -109,3 +109,51 @@ def test_legacy_bytes_mislabelled_utf8_still_decode_as_legacy():
     body = _page(GERMAN, '<meta charset="utf-8">').encode("cp1252")
     (doc,) = _run(body).docs
     assert "Grüße aus Köln" in doc.text and "\ufffd" not in doc.text
+
+
+# -- absurd structure ------------------------------------------------------------------------------
+
+def _too_complex(batch: Batch):
+    assert batch.docs == []
+    (row,) = batch.rejected
+    assert row.reason == "too_complex"
+    return row
+
+
+def test_hundred_thousand_nested_divs_are_rejected_as_too_complex():
+    n = 100_000
+    body = ("<html><body>" + "<div>" * n + "deep text " * 5 + "</div>" * n + "</body></html>").encode()
+    row = _too_complex(_run(body))
+    assert row.value >= n and row.threshold == HtmlExtractor().config.max_depth and "depth" in row.detail
+
+
+@pytest.mark.parametrize("tag", ["div", "span", "font"])
+def test_hundreds_of_thousands_of_unclosed_tags_are_rejected_as_too_complex(tag):
+    body = ("<html><body>" + f"<{tag}>a sentence of some thirty chars" * 300_000).encode()
+    row = _too_complex(_run(body))
+    assert row.value >= 300_000 and "depth" in row.detail
+
+
+def test_depth_and_element_budgets_are_parameters():
+    deep = ("<html><body>" + "<section>" * 300 + "Some text that is long enough." + "</section>" * 300).encode()
+    row = _too_complex(_run(deep, max_depth=200))
+    assert row.threshold == 200 and row.value >= 300
+    assert _text(_run(deep)) == "Some text that is long enough."
+    flat = ("<html><body>" + "<p>Paragraph of a long flat page.</p>" * 3000).encode()
+    row = _too_complex(_run(flat, max_elements=2000))
+    assert row.threshold == 2000 and row.value >= 3000 and "elements" in row.detail
+    assert len(_run(flat).docs) == 1
+
+
+def test_unclosed_paragraphs_list_items_and_cells_are_not_depth():
+    # Legacy markup that never closes <p>, <li>, <td> or <tr> is flat for a parser, and for the budget.
+    body = ("<html><body>" + "<p>para" * 3000 + "<ul>" + "<li>item" * 3000 + "</ul><table>"
+            + "<tr><td>a<td>b" * 3000 + "</table><b>bold</b>" + "<a href=x>link" * 3000).encode()
+    assert len(_run(body, max_depth=50).docs) == 1
+
+
+def test_markup_inside_scripts_and_comments_is_not_depth():
+    script = "<script>var s = '" + "<div>" * 3000 + "';</script>"
+    comment = "<!-- " + "<div>" * 3000 + " -->"
+    body = ("<html><body>" + script + comment + "<p>Real text of the page, long enough.</p>").encode()
+    assert _text(_run(body, max_depth=50)) == "Real text of the page, long enough."
