@@ -28,9 +28,24 @@ def _worker_loop(ctx: dict[str, Any]) -> None:
 def train_on_ray(config: str, data: list[str], out: str, num_workers: int, use_gpu: bool, *,
                  vq: str | None = None, max_steps: int | None = None, resume: bool = False,
                  overrides: dict[str, Any] | None = None) -> Any:
-    """Start ``num_workers`` ranks with Ray Train (on the cluster ``ray.init()`` finds) and train; returns Ray's result."""
+    """Start ``num_workers`` ranks with Ray Train on a running cluster and train; returns Ray's result.
+
+    The cluster is the one this process already joined, else the one ``RAY_ADDRESS`` (as
+    ``ray job submit`` sets it) or ``ray start`` on this machine names. A local Ray is never
+    started here: one machine trains under ``torchrun``.
+    """
+    import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
+
+    from trainer.config import ConfigError
+
+    if not ray.is_initialized():
+        try:
+            ray.init(address="auto", configure_logging=False, log_to_driver=False)
+        except ConnectionError as exc:
+            raise ConfigError(f"--ray-workers joins a running Ray cluster and none was found ({exc}); start one "
+                              "with `ray start --head`, set RAY_ADDRESS, or train on one machine with torchrun") from None
 
     def local(path: str) -> str:
         # Workers may start in another folder: hand them absolute paths (URLs as they are).
