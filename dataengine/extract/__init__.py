@@ -4,8 +4,10 @@
 and ``commands`` exposes it as ``dataengine extract``.
 """
 
-from .charset import UndecodableError, decode_html
+from .budget import TooComplexError
+from .charset import RefusedCharsetError, UndecodableError, decode_html
 from .flow import DroppedImage
 from .page import ExtractConfig, ExtractedPage, extract_page
 
-__all__ = ["DroppedImage", "ExtractConfig", "ExtractedPage", "UndecodableError", "decode_html", "extract_page"]
+__all__ = ["DroppedImage", "ExtractConfig", "ExtractedPage", "RefusedCharsetError", "TooComplexError",
+           "UndecodableError", "decode_html", "extract_page"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataengine.extract import UndecodableError, decode_html, extract_page
+from dataengine.extract import ExtractConfig, RefusedCharsetError, TooComplexError, decode_html, extract_page
 from dataengine.extract.stage import HtmlExtractor
 from dataengine.stages.base import Batch
 from schemas import Document, RawPage, SourceRef
@@ -52,7 +52,7 @@ def test_iso_2022_jp_declared_in_the_header_is_decoded():
 
 def test_utf7_page_is_refused_with_a_reason():
     body = _page(JAPANESE, '<meta charset="utf-7">').encode("utf-7")
-    with pytest.raises(UndecodableError):
+    with pytest.raises(RefusedCharsetError):
         decode_html(body)
     batch = _run(body)
     assert batch.docs == []
@@ -138,6 +138,9 @@ def test_depth_and_element_budgets_are_parameters():
     deep = ("<html><body>" + "<section>" * 300 + "Some text that is long enough." + "</section>" * 300).encode()
     row = _too_complex(_run(deep, max_depth=200))
     assert row.threshold == 200 and row.value >= 300
+    with pytest.raises(TooComplexError) as raised:
+        extract_page(deep, PAGE_URL, config=ExtractConfig(max_depth=200))
+    assert (raised.value.measure, raised.value.value, raised.value.threshold) == ("depth", row.value, 200)
     assert _text(_run(deep)) == "Some text that is long enough."
     flat = ("<html><body>" + "<p>Paragraph of a long flat page.</p>" * 3000).encode()
     row = _too_complex(_run(flat, max_elements=2000))
