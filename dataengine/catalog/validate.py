@@ -259,7 +259,7 @@ def _ledger_problems(fs, files: dict, shard_counts: dict[str, dict]) -> list[str
 def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
     """Every problem found in ``corpus`` (empty when it is sound); ``CorpusError`` if it is not a corpus."""
     fs, root = open_corpus(corpus)
-    files = corpus_files(corpus)
+    files = corpus_files(corpus, committed_only=False)  # the uncommitted ones are what it reports
     if not any(files[kind] for kind in ("manifests", "tars", "ledger")):
         raise CorpusError(f"no shards in {corpus} (expected shards/NAME.tar with NAME.parquet)")
     summary = summary if summary is not None else Summary()

@@ -1,15 +1,7 @@
 """Where things are in a corpus, on a local disk or behind any fsspec URL (``s3://bucket/corpus``).
 
-::
-
-    CORPUS/
-      shards/NAME.tar               WebDataset tar, NAME = f"{partition}-{k:05d}"
-      shards/NAME.parquet           manifest (schemas.tables.DOCS), one row per document, tar order
-      shards/NAME.images.parquet    schemas.tables.IMAGES, one row per image slot
-      rejected/PARTITION.parquet    schemas.tables.REJECTED
-      ledger/PARTITION.json         the runner's commit record of a partition
-      runs/RUN_ID.json              the runner's record of a run
-
+The folders and the commit rule are the contract's (``schemas.corpus``): listings here hold
+the shards a ledger entry commits, only.
 Files being written carry a temporary name (``.NAME.tar.tmp-XXXX``) that no listing here
 matches, and are committed by rename.
 """
@@ -22,8 +14,8 @@ import uuid
 import fsspec
 from fsspec.core import url_to_fs
 
-SHARDS, REJECTED, LEDGER, RUNS = "shards", "rejected", "ledger", "runs"
-TAR, MANIFEST, IMAGES = ".tar", ".parquet", ".images.parquet"
+from schemas.corpus import IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, committed_shards
+
 TMP_MARK = ".tmp-"
 _PARTITION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SHARD_RE = re.compile(r"^(?P<partition>[a-z0-9][a-z0-9_-]*)-(?P<k>\d{5,})$")
@@ -139,10 +131,12 @@ def open_corpus(corpus: str) -> tuple[fsspec.AbstractFileSystem, str]:
 
 
 def list_shards(corpus: str) -> list[str]:
-    """Names of the committed shards of a corpus (those with a manifest), sorted."""
+    """Names of the committed shards of a corpus (with a manifest, and listed by the ledger), sorted."""
     fs, root = open_corpus(corpus)
-    return [base[: -len(MANIFEST)] for base, _ in _basenames(fs, join(root, SHARDS))
-            if base.endswith(MANIFEST) and not base.endswith(IMAGES) and not is_temp(base)]
+    committed = committed_shards(fs, root)
+    names = [base[: -len(MANIFEST)] for base, _ in _basenames(fs, join(root, SHARDS))
+             if base.endswith(MANIFEST) and not base.endswith(IMAGES) and not is_temp(base)]
+    return names if committed is None else [n for n in names if n in committed]
 
 
 def shard_urls(corpus: str, names: list[str] | None = None) -> list[str]:
@@ -158,11 +152,17 @@ def is_remote(fs: fsspec.AbstractFileSystem) -> bool:
     return protocol not in ("file", "local")
 
 
-def corpus_files(corpus: str) -> dict[str, list[tuple[str, dict]]]:
-    """Every committed file of a corpus by kind: ``tars``, ``manifests``, ``images``, ``rejected``,
-    ``ledger``, ``runs`` and ``temp`` (left-over temporary names); each a sorted list of
-    ``(full path, fsspec info)``."""
+def corpus_files(corpus: str, committed_only: bool = True) -> dict[str, list[tuple[str, dict]]]:
+    """The files of a corpus by kind: ``tars``, ``manifests``, ``images``, ``rejected``, ``ledger``,
+    ``runs`` and ``temp`` (left-over temporary names); each a sorted list of ``(full path, fsspec info)``.
+
+    Shard files that no ledger entry commits are left out unless ``committed_only`` is false
+    (``validate`` looks at everything). Rejected rows are all listed: some phases write rows
+    that belong to no partition (publish's duplicate ids), and a rerun of a partition
+    replaces its own file.
+    """
     fs, root = open_corpus(corpus)
+    committed = committed_shards(fs, root) if committed_only else None
     out: dict[str, list[tuple[str, dict]]] = {k: [] for k in
                                               ("tars", "manifests", "images", "rejected", "ledger", "runs", "temp")}
     for folder, kinds in ((SHARDS, ((IMAGES, "images"), (MANIFEST, "manifests"), (TAR, "tars"))),
@@ -174,8 +174,18 @@ def corpus_files(corpus: str) -> dict[str, list[tuple[str, dict]]]:
             if is_temp(base):
                 out["temp"].append((path, info))
                 continue
+            if committed is not None and folder == SHARDS and _shard_of(base) not in committed:
+                continue
             for suffix, kind in kinds:
                 if base.endswith(suffix):
                     out[kind].append((path, info))
                     break
     return out
+
+
+def _shard_of(base: str) -> str | None:
+    """The shard a file of ``shards/`` belongs to (``NAME.images.parquet`` -> ``NAME``)."""
+    for suffix in (IMAGES, MANIFEST, TAR):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return None

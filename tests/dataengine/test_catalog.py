@@ -347,3 +347,38 @@ def test_validate_catches_invalid_json_and_orphans(fresh):
     assert any(p.startswith(f"warc-b-00000: {key}: {key}.json: segments[") and "refers to image 9" in p
                for p in problems), problems
     assert "warc-c-00000: tar without a manifest" in problems
+
+
+# ---------------------------------------------------------------- the ledger decides what is committed
+
+
+def test_readers_list_only_what_the_ledger_commits(tmp_path):
+    # A crash between renaming warc-b's files into place and writing its ledger entry.
+    from dataengine.shards import iter_corpus, list_shards, shard_urls
+    from trainer.data.shards import list_shards as trainer_shards
+
+    root = tmp_path / "c"
+    build_corpus(root)
+    (root / "ledger" / "warc-b.json").unlink()
+    corpus = str(root)
+    committed = ["warc-a-00000", "warc-a-00001", "warc-a-00002"]
+    assert list_shards(corpus) == committed
+    assert [u.rsplit("/", 1)[-1] for u in shard_urls(corpus)] == [n + ".tar" for n in committed]
+    assert [u.rsplit("/", 1)[-1] for u in trainer_shards(corpus)] == [n + ".tar" for n in committed]
+    assert len(list(iter_corpus(corpus))) == 7
+    with Catalog(corpus) as cat:
+        assert cat.arrow("select count(*) n from docs").column("n")[0].as_py() == 7
+        assert cat.arrow("select count(*) n from images where shard like 'warc-b%'").column("n")[0].as_py() == 0
+        assert cat.arrow("select count(*) n from shards").column("n")[0].as_py() == 3
+        assert cat.arrow("select count(*) n from rejected").column("n")[0].as_py() == 2  # warc-a's
+    assert cli("obelics", "export", corpus, str(tmp_path / "obelics.parquet")).returncode == 0
+    assert pq.read_table(tmp_path / "obelics.parquet").num_rows == 7
+    problems = validate_corpus(corpus)  # validate still sees, and names, what is not committed
+    assert any("warc-b-00000" in p and "no ledger entry" in p for p in problems)
+
+
+def test_a_bare_shard_folder_counts_every_shard(tmp_path):
+    build_corpus(tmp_path, with_runner_files=False)  # ShardWriter alone: no commit protocol
+    from dataengine.shards import list_shards
+
+    assert len(list_shards(str(tmp_path))) == 4

@@ -1,7 +1,8 @@
 """Finding and reading WebDataset shards of a corpus, on local disk or any fsspec filesystem (``s3://``).
 
-A corpus is a directory with ``shards/NAME.tar`` (the engine's output), or a directory of
-``.tar`` files, or a single ``.tar``. A sample is the dict of its members keyed by
+A corpus is a directory with ``shards/NAME.tar`` (the engine's output: only the shards its
+ledger commits count, see ``schemas.corpus``), or a directory of ``.tar`` files, or a single
+``.tar``. A sample is the dict of its members keyed by
 extension (``json``, ``0.png``, ``tokens.npy``, ...) plus ``__key__``.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, Iterator
 import fsspec
 from webdataset.tariterators import group_by_keys, tar_file_iterator
 
+from schemas.corpus import SHARDS, TAR, committed_shards
 from schemas.token_layout import TokenLayout
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ def _join(base: str, name: str) -> str:
 
 
 def list_shards(corpus: str) -> list[str]:
-    """Sorted URLs of the corpus's ``.tar`` shards."""
+    """Sorted URLs of the corpus's committed ``.tar`` shards."""
     fs, path = fsspec.core.url_to_fs(corpus)
     protocol = corpus.split("://", 1)[0] + "://" if "://" in corpus else ""
     if path.endswith(".tar"):
@@ -37,8 +39,11 @@ def list_shards(corpus: str) -> list[str]:
         return [corpus]
     if not fs.exists(path):
         raise CorpusError(f"corpus {corpus} does not exist")
-    for sub in (_join(path, "shards"), path):
+    committed = committed_shards(fs, path)
+    for sub in (_join(path, SHARDS), path):
         found = sorted(p for p in fs.glob(_join(sub, "*.tar")))
+        if committed is not None:
+            found = [p for p in found if p.rsplit("/", 1)[-1][: -len(TAR)] in committed]
         if found:
             return [protocol + p if protocol and not p.startswith(protocol) else p for p in found]
     raise CorpusError(f"corpus {corpus} has no .tar shards (looked in {corpus}/shards/ and {corpus}/)")
