@@ -1,4 +1,4 @@
-"""Shared fixtures: the real third-party fixtures folder and one local Ray per test session."""
+"""Shared fixtures: the real third-party fixtures folder, one local Ray per test session, an S3 server."""
 
 from __future__ import annotations
 
@@ -36,3 +36,35 @@ def ray_session():
     ctx.enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """moto's S3 API server on a free loopback port, empty; yields an s3fs client for it.
+
+    ``s3.storage_options`` are the settings that point any s3fs at it (Ray workers do not
+    see this process's environment, so pipelines pass them). The environment carries fake
+    credentials and the loopback endpoint too: nothing here can reach a real AWS account.
+    """
+    import requests
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto keeps buckets per process, not per server
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(key, value)
+    options = {"key": "testing", "secret": "testing",
+               "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"}}
+    s3fs.S3FileSystem.clear_instance_cache()
+    fs = s3fs.S3FileSystem(**options)
+    fs.storage_options = options
+    try:
+        yield fs
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+        server.stop()

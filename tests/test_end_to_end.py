@@ -7,7 +7,6 @@ demo`` runs the same ``run_full_loop`` at full size.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from dataengine.catalog.validate import validate_corpus

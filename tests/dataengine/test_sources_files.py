@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -93,40 +92,8 @@ def test_config_mistakes_name_the_input(params, message):
         WarcSource(**params).partitions()
 
 
-@pytest.fixture(scope="module")
-def s3():
-    """moto's S3 server on a free loopback port; storage options that point s3fs at it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # Fake credentials and the loopback endpoint for anything in this process that reads the
-    # environment (botocore honours AWS_ENDPOINT_URL): nothing can reach a real AWS account.
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
-           "AWS_ENDPOINT_URL": endpoint}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    # Ray workers do not see this process's later environment changes, so the pipeline passes
-    # the same settings as the source's storage_options.
-    options = {"key": "testing", "secret": "testing",
-               "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"}}
-    try:
-        yield options
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def test_warc_and_wet_from_s3_through_the_pipeline(ray_session, s3, fixtures, tmp_path):
-    import s3fs
-
-    fs = s3fs.S3FileSystem(**s3)
+    fs = s3
     fs.mkdir("crawl")
     segment = "crawl-data/CC-TEST/segments/0001"
     listed = [f"{segment}/warc/{WGET}", f"{segment}/warc/{WIKI}", f"{segment}/wet/{WIKI_WET}",
@@ -138,7 +105,7 @@ def test_warc_and_wet_from_s3_through_the_pipeline(ray_session, s3, fixtures, tm
 
     config = parse_pipeline({"name": "s3-warc", "source": {
         "kind": "warc", "path_list": f"s3://crawl/{segment}/warc.paths.gz", "prefix": "s3://crawl/",
-        "storage_options": s3}})
+        "storage_options": s3.storage_options}})
     corpus = tmp_path / "corpus"
     result = run_pipeline(config, str(corpus))
     assert result.partitions_done == 5

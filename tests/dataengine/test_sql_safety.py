@@ -149,26 +149,6 @@ def test_prompt_goes_through_the_locked_connection(corpus):
 # ---------------------------------------------------------------- s3
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    """moto's S3 server on a free loopback port, an s3fs client for it, and the env that points fsspec at it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    # Fake credentials and a loopback endpoint: nothing here can reach a real AWS account.
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}"}.items():
-        monkeypatch.setenv(key, value)
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
-    yield s3fs.S3FileSystem()
-    s3fs.S3FileSystem.clear_instance_cache()
-    server.stop()
-
-
 def test_s3_corpus_reads_only_its_own_objects(corpus, s3):
     s3.mkdir("corpora")
     s3.put(str(corpus), "corpora/c", recursive=True)
