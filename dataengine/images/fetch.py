@@ -61,6 +61,11 @@ class ImageFetcher(Stage):
     Images: img2dataset's ``image_size``, ``resize_mode``, ``resize_only_if_bigger``,
     ``encode_format``, ``encode_quality``, ``skip_reencode``, ``min_image_size``,
     ``max_aspect_ratio``, and ``max_pixels`` (decompression-bomb limit).
+    Memory: ``pixel_budget``, the pixels decoded at once by all of this worker's ``threads``
+    (each held pixel costs up to about 10 bytes, so the default 128 million bounds decoding to
+    about 1.3 GB per worker, two images of ``max_pixels`` at a time); an image waits until its
+    pixels fit (a JPEG's counted at the reduced scale it is decoded at), and one that would
+    never fit is rejected ``too_many_pixels``.
     """
 
     name = "fetch_images"
@@ -73,7 +78,8 @@ class ImageFetcher(Stage):
                  allow_private: bool | list[str] = False, image_size: int = 1024,
                  resize_mode: str = "keep_ratio_largest", resize_only_if_bigger: bool = True,
                  encode_format: str = "jpg", encode_quality: int = 95, skip_reencode: bool = False,
-                 min_image_size: int = 0, max_aspect_ratio: float = float("inf"), max_pixels: int = 64_000_000):
+                 min_image_size: int = 0, max_aspect_ratio: float = float("inf"), max_pixels: int = 64_000_000,
+                 pixel_budget: int = 128_000_000):
         super().__init__()
         if threads < 1:
             raise ValueError(f"fetch_images: threads must be at least 1, got {threads}")
@@ -87,7 +93,8 @@ class ImageFetcher(Stage):
         self.processor = ImageProcessor(ResizeConfig(
             image_size=image_size, resize_mode=resize_mode, resize_only_if_bigger=resize_only_if_bigger,
             encode_format=encode_format, encode_quality=encode_quality, skip_reencode=skip_reencode,
-            min_image_size=min_image_size, max_aspect_ratio=max_aspect_ratio, max_pixels=max_pixels))
+            min_image_size=min_image_size, max_aspect_ratio=max_aspect_ratio, max_pixels=max_pixels,
+            pixel_budget=pixel_budget))
 
     def fetch_one(self, image: ImageRecord) -> Prepared | Failure:
         """Get and prepare one image (never raises: every problem is a ``Failure``)."""

@@ -180,3 +180,24 @@ def test_processor_rejects_bad_settings_by_name():
         ImageProcessor(ResizeConfig(resize_mode="stretch"))
     with pytest.raises(ValueError, match="encode format"):
         ImageProcessor(ResizeConfig(encode_format="gif"))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_transparency_is_matted_onto_white_as_the_resizer_would(server, mode):
+    rgb = photo("chelsea").resize((300, 200))
+    alpha = Image.linear_gradient("L").resize(rgb.size)  # from opaque at the top to clear at the bottom
+    if mode == "P":  # a palette with one transparent entry
+        image = rgb.quantize(64)
+        image.info["transparency"] = image.getpixel((0, 0))
+    else:
+        image = rgb.convert("RGB" if mode == "RGBA" else "L")
+        image.putalpha(alpha)
+    url = server.add(f"/alpha/{mode}.png", encode(image, "PNG"), "image/png")
+    doc, batch = fetch([url], encode_format="png", encode_quality=1)
+    assert batch.rejected == [] and (doc.images[0].width, doc.images[0].height) == rgb.size
+    rgba = np.asarray(image.convert("RGBA")).astype(float)
+    a = rgba[..., 3:] / 255
+    expected = a * rgba[..., :3] + 255 * (1 - a)  # img2dataset's matting, in float
+    if mode == "LA":
+        expected = expected.mean(axis=2, keepdims=True).repeat(3, axis=2)
+    assert np.abs(pixels(doc.images[0]) - expected).max() <= 2
