@@ -8,13 +8,14 @@
       shards/NAME.images.parquet    schemas.tables.IMAGES, one row per image slot
       rejected/PARTITION.parquet    schemas.tables.REJECTED
       ledger/PARTITION.json         the commit record of a partition: its shards, counts, run
-      runs/RUN_ID.json              the record of a run, saved before its first partition starts
+      runs/RUN_ID.json              the record of a run
 
 A partition's files are renamed into place one by one and its ledger entry comes last, so a
 crash in between leaves shards that no ledger entry lists. Those are not part of the corpus:
-every reader (engine and trainer) asks ``committed_shards`` which shards are. A bare folder of
-shards with neither ledger entries nor run records (written by ``ShardWriter`` alone, or by
-another tool) has no commit protocol, and all its shards count.
+every reader (engine and trainer) asks ``committed_shards`` which shards are. A folder of
+shards without any ledger entry (written by ``ShardWriter`` alone, or by another tool) has no
+commit record, and all its shards count; so do those of a run that died before committing
+its first partition, until its rerun replaces them.
 """
 
 from __future__ import annotations
@@ -38,15 +39,14 @@ def _json_names(fs: fsspec.AbstractFileSystem, folder: str) -> list[str]:
 def committed_shards(fs: fsspec.AbstractFileSystem, root: str) -> set[str] | None:
     """Names of the shards that the ledger entries of the corpus at ``root`` list.
 
-    ``None`` for a bare folder of shards (no ledger entries and no run records), where every
-    shard counts. An unreadable ledger entry commits nothing (``validate`` reports it).
+    ``None`` for a folder of shards without ledger entries, where every shard counts. An
+    unreadable ledger entry commits nothing (``validate`` reports it).
     """
-    root = root.rstrip("/")
-    entries = _json_names(fs, f"{root}/{LEDGER}")
-    if not entries and not _json_names(fs, f"{root}/{RUNS}"):
+    entries = _json_names(fs, f"{root.rstrip('/')}/{LEDGER}")
+    if not entries:
         return None
     names: set[str] = set()
-    bodies = fs.cat(entries, on_error="omit") if entries else {}  # concurrent on object stores
+    bodies = fs.cat(entries, on_error="omit")  # concurrent on object stores
     for body in bodies.values():
         try:
             entry = json.loads(body)

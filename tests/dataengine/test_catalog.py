@@ -378,7 +378,9 @@ def test_readers_list_only_what_the_ledger_commits(tmp_path):
 
 
 def test_a_bare_shard_folder_counts_every_shard(tmp_path):
-    build_corpus(tmp_path, with_runner_files=False)  # ShardWriter alone: no commit protocol
+    build_corpus(tmp_path, with_runner_files=False)  # ShardWriter alone: no commit record
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "r.json").write_text("{}")  # a command that read it (tokenizer train) recorded its run
     from dataengine.shards import list_shards
 
     assert len(list_shards(str(tmp_path))) == 4
