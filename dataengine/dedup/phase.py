@@ -99,29 +99,21 @@ def run_dedup(corpus: str, config: DedupConfig, out: str | None = None, executor
     record = RunRecord(new_run_id(), "dedup", {"corpus": corpus, "out": out, "dedup": config.to_json()}, target)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    record.save()
-    try:
+    with record.running():
         n_docs, results, n_partitions, partitions = _run(corpus, config, out, target, work_url, executor, address,
                                                           record.run_id, seconds)
-    except BaseException as exc:
-        record.finish("failed", f"{type(exc).__name__}: {exc}")
-        record.save()
-        raise
-    tfs.rm(join(troot, WORK_DIR), recursive=True)
-
-    removed = Counter()
-    for r in results:
-        for key, n in r["removed"].items():
-            level, _, reason = key.partition(":")
-            removed[(level, reason)] += n
-    dropped_docs = sum(n for (level, _), n in removed.items() if level == "document")
-    seconds["total"] = time.perf_counter() - start
-    counts = {"in": n_docs, "out": n_docs - dropped_docs, **{f"{lv}:{rs}": n for (lv, rs), n in removed.items()}}
-    record.add({"dedup": counts}, seconds)
-    record.partitions = {"total": n_partitions, "skipped": n_partitions - len(partitions),
-                         "done": len(partitions)}
-    record.finish("completed")
-    record.save()
+        tfs.rm(join(troot, WORK_DIR), recursive=True)
+        removed = Counter()
+        for r in results:
+            for key, n in r["removed"].items():
+                level, _, reason = key.partition(":")
+                removed[(level, reason)] += n
+        dropped_docs = sum(n for (level, _), n in removed.items() if level == "document")
+        seconds["total"] = time.perf_counter() - start
+        counts = {"in": n_docs, "out": n_docs - dropped_docs, **{f"{lv}:{rs}": n for (lv, rs), n in removed.items()}}
+        record.add({"dedup": counts}, seconds)
+        record.partitions = {"total": n_partitions, "skipped": n_partitions - len(partitions),
+                             "done": len(partitions)}
     return DedupResult(record.run_id, target, n_docs, n_docs - dropped_docs, len(partitions), removed, seconds)
 
 

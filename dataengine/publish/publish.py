@@ -177,23 +177,15 @@ def publish(corpus: str, out: str, config: PlanConfig, name: str = "train", work
     done = Ledger(out).committed()
     todo = [k for k, p in enumerate(partitions) if p not in done]
     record.partitions = {"total": len(partitions), "skipped": len(partitions) - len(todo), "done": 0}
-    record.save()
     result = PublishResult(out, plan_id, summaries, skipped=len(partitions) - len(todo), rejected=list(rejected))
-    try:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            jobs = [pool.submit(_write_shard, out, partitions[k], shards[k], readers, vocabulary, run_id) for k in todo]
-            for job in tqdm(jobs, desc="publish", unit="shard", disable=not progress):
-                result.rejected.extend(job.result())
-                result.written += 1
-                record.partitions["done"] = result.written
-    except BaseException as exc:
-        record.finish("failed", f"{type(exc).__name__}: {exc}")
-        record.save()
-        raise
-    reasons = Counter(f"{r.level}:{r.reason}" for r in result.rejected)
-    unreadable = len(result.rejected) - len(rejected)
-    record.add({STAGE: {"in": len(refs) + len(rejected), "out": len(refs) - unreadable, **reasons}},
-               {STAGE: time.perf_counter() - start})
-    record.finish("completed")
-    record.save()
+    with record.running(), ThreadPoolExecutor(max(1, workers)) as pool:
+        jobs = [pool.submit(_write_shard, out, partitions[k], shards[k], readers, vocabulary, run_id) for k in todo]
+        for job in tqdm(jobs, desc="publish", unit="shard", disable=not progress):
+            result.rejected.extend(job.result())
+            result.written += 1
+            record.partitions["done"] = result.written
+        reasons = Counter(f"{r.level}:{r.reason}" for r in result.rejected)
+        unreadable = len(result.rejected) - len(rejected)
+        record.add({STAGE: {"in": len(refs) + len(rejected), "out": len(refs) - unreadable, **reasons}},
+                   {STAGE: time.perf_counter() - start})
     return result

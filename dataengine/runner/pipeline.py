@@ -146,11 +146,10 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     done = Ledger(output).committed()
     todo = [p for p in partitions if p.id not in done]
     record.partitions = {"total": len(partitions), "skipped": len(partitions) - len(todo), "done": 0}
-    record.save()
     result = RunResult(record.run_id, len(partitions), len(partitions) - len(todo), 0, 0)
     print(f"run {record.run_id}: {len(partitions)} partitions, {len(done & {p.id for p in partitions})} "
           f"already committed, {len(todo)} to do", file=sys.stderr)
-    try:
+    with record.running():
         if todo:
             init_ray(address)
             for row in _build_dataset(config, todo, output, record.run_id).iter_rows():
@@ -160,11 +159,5 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
                 result.documents += summary["documents"]
                 result.rejected.update(tuple(r) for r in summary["rejected"])
                 record.partitions["done"] = result.partitions_done
-    except BaseException as exc:
-        record.finish("failed", f"{type(exc).__name__}: {exc}")
-        record.save()
-        raise
-    record.seconds["total"] = time.perf_counter() - start
-    record.finish("completed")
-    record.save()
+        record.add({}, {"total": time.perf_counter() - start})
     return result

@@ -1,17 +1,32 @@
-"""The run record: what ran, with which versions, and what it did (``runs/RUN_ID.json``)."""
+"""The run record: what ran, with which versions, and what it did (``runs/RUN_ID.json``).
+
+A record is ``running`` from its first save until it says ``completed`` or ``failed``. A
+driver killed outright (SIGKILL, a lost machine) never says either, so a running record
+beats: it is saved every ``HEARTBEAT_SECONDS`` with the time, its host and process. When the
+next run on the same corpus starts, a record that still says ``running`` but whose process
+is gone (same host) or whose heartbeat is older than ``STALE_SECONDS`` (any host) becomes
+``interrupted``, so the runs table never shows a dead run as running.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
+import threading
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
-from typing import Any
+from typing import Any, Iterator
 
 import fsspec
+
+HEARTBEAT_SECONDS = 30.0
+STALE_SECONDS = 600.0  # twenty missed heartbeats
 
 _PACKAGES = ("dataengine", "ray", "pyarrow", "webdataset", "duckdb", "warcio", "selectolax", "img2dataset",
              "torch", "transformers", "open-clip-torch")
@@ -53,15 +68,22 @@ class RunRecord:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # stage -> in/out/level:reason
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> summed wall time; "total"
     error: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    heartbeat_at: str | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()  # the heartbeat saves while the run adds counts
 
     def add(self, counts: dict[str, dict[str, int]], seconds: dict[str, float]) -> None:
         """Merge one partition's per-stage counts and timings."""
-        for stage, c in counts.items():
-            merged = Counter(self.counts.get(stage, {}))
-            merged.update(c)
-            self.counts[stage] = dict(merged)
-        for stage, s in seconds.items():
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + s
+        with self._lock:
+            for stage, c in counts.items():
+                merged = Counter(self.counts.get(stage, {}))
+                merged.update(c)
+                self.counts[stage] = dict(merged)
+            for stage, s in seconds.items():
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + s
 
     def finish(self, status: str, error: str | None = None) -> None:
         """Mark the run finished with ``status`` (``completed`` or ``failed``)."""
@@ -69,7 +91,86 @@ class RunRecord:
 
     def save(self) -> None:
         """Write ``runs/RUN_ID.json`` under the output (overwriting the previous save)."""
+        with self._lock:
+            self.heartbeat_at = _now()
+            body = json.dumps(asdict(self), indent=1, sort_keys=True)
         fs, path = fsspec.core.url_to_fs(self.output.rstrip("/") + "/runs")
         fs.makedirs(path, exist_ok=True)
         with fs.open(f"{path}/{self.run_id}.json", "w") as f:
-            json.dump(asdict(self), f, indent=1, sort_keys=True)
+            f.write(body)
+
+    @contextmanager
+    def running(self) -> Iterator[RunRecord]:
+        """Mark dead earlier runs interrupted, save, beat while the block runs, then finish.
+
+        The record ends ``completed``, or ``failed`` with the exception (which propagates).
+        """
+        mark_interrupted(self.output)
+        self.save()
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                try:
+                    self.save()
+                except Exception:  # a storage hiccup; the next beat tries again
+                    continue
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{self.run_id}", daemon=True)
+        thread.start()
+        try:
+            yield self
+        except BaseException as exc:
+            stop.set()
+            thread.join()
+            self.finish("failed", f"{type(exc).__name__}: {exc}")
+            self.save()
+            raise
+        stop.set()
+        thread.join()
+        self.finish("completed")
+        self.save()
+
+
+def _alive(host: str | None, pid: Any, heartbeat_at: str | None, now: datetime) -> bool:
+    """Whether a record that says ``running`` may still be running."""
+    if host == socket.gethostname() and isinstance(pid, int):
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # someone else's process
+    try:
+        beat = datetime.fromisoformat(heartbeat_at) if heartbeat_at else None
+    except ValueError:
+        beat = None
+    return beat is not None and now - beat < timedelta(seconds=STALE_SECONDS)
+
+
+def mark_interrupted(output: str) -> list[str]:
+    """Rewrite the records under ``output`` that say ``running`` but whose driver is gone; returns their ids."""
+    fs, path = fsspec.core.url_to_fs(output.rstrip("/") + "/runs")
+    try:
+        names = [p for p in fs.ls(path, detail=False) if p.endswith(".json")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    now = datetime.now(timezone.utc)
+    marked = []
+    for name in names:
+        try:
+            with fs.open(name, "r") as f:
+                obj = json.load(f)
+        except (OSError, ValueError):
+            continue  # validate reports unreadable records
+        if not isinstance(obj, dict) or obj.get("status") != "running":
+            continue
+        if _alive(obj.get("host"), obj.get("pid"), obj.get("heartbeat_at"), now):
+            continue
+        last = obj.get("heartbeat_at") or obj.get("started_at")
+        obj.update(status="interrupted", finished_at=last,
+                   error=f"the driver stopped without finishing (last heard from at {last})")
+        with fs.open(name, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
+        marked.append(str(obj.get("run_id")))
+    return marked

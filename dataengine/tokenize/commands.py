@@ -44,19 +44,19 @@ def train_corpus_tokenizer(corpus: str, vocab_size: int, out: str, min_frequency
     from dataengine.tokenize.text import tokenizer_digest, train_bpe
 
     open_corpus(corpus)
-    record = RunRecord(new_run_id(), "tokenizer-train", {}, corpus)
+    record = RunRecord(new_run_id(), "tokenizer-train", {"command": "tokenizer train", "corpus": corpus,
+                                                         "out": out, "vocab_size": vocab_size,
+                                                         "min_frequency": min_frequency}, corpus)
     counts = {"documents": 0, "texts": 0}
     start = time.perf_counter()
-    tokenizer = train_bpe(corpus_texts(corpus, counts), vocab_size, out, min_frequency, progress)
-    if counts["texts"] == 0:
-        raise ValueError(f"corpus {corpus} has no text to train a tokenizer on")
-    record.config = {"command": "tokenizer train", "corpus": corpus, "out": out, "vocab_size": vocab_size,
-                     "min_frequency": min_frequency, "text_tokenizer": tokenizer.spec,
-                     "trained_vocab_size": tokenizer.vocab_size, "tokenizer_sha256": tokenizer_digest(out)}
-    record.add({"tokenizer_train": {"in": counts["documents"], "texts": counts["texts"]}},
-               {"tokenizer_train": time.perf_counter() - start})
-    record.finish("completed")
-    record.save()
+    with record.running():
+        tokenizer = train_bpe(corpus_texts(corpus, counts), vocab_size, out, min_frequency, progress)
+        if counts["texts"] == 0:
+            raise ValueError(f"corpus {corpus} has no text to train a tokenizer on")
+        record.config.update(text_tokenizer=tokenizer.spec, trained_vocab_size=tokenizer.vocab_size,
+                             tokenizer_sha256=tokenizer_digest(out))
+        record.add({"tokenizer_train": {"in": counts["documents"], "texts": counts["texts"]}},
+                   {"tokenizer_train": time.perf_counter() - start})
     return {"run_id": record.run_id, **record.config, **counts}
 
 

@@ -7,6 +7,7 @@ subprocess joined to that Ray, SIGKILLs it mid-run, and reruns.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -146,3 +148,32 @@ def test_kill_and_resume(ray_session, sample_web, tmp_path):
     assert validate_corpus(str(corpus)) == []
     leftovers = [p for p in corpus.rglob("*") if ".tmp" in p.name or p.name.startswith(".")]
     assert not leftovers, leftovers
+    with Catalog(str(corpus)) as cat:  # the killed driver's record does not stay "running"
+        statuses = {r["run_id"]: r["status"] for r in cat.arrow("select run_id, status from runs").to_pylist()}
+    assert sorted(statuses.values()) == ["completed", "interrupted"]
+    assert statuses[resumed.run_id] == "completed"
+
+
+def test_records_of_dead_drivers_become_interrupted(tmp_path):
+    from dataengine.runner.record import STALE_SECONDS, RunRecord, mark_interrupted
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a real process id that no longer exists
+    old = (datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS + 60)).isoformat()
+    records = {"dead-here": {"pid": gone.pid},
+               "silent-elsewhere": {"host": "another-node", "heartbeat_at": old},
+               "alive-elsewhere": {"host": "another-node"},      # beat just now: may be running there
+               "alive-here": {},                                  # this process
+               "finished": {"pid": gone.pid, "status": "completed"}}
+    for run_id, fields in records.items():
+        record = RunRecord(run_id, "t", {}, str(tmp_path))
+        record.save()
+        path = tmp_path / "runs" / f"{run_id}.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+    assert sorted(mark_interrupted(str(tmp_path))) == ["dead-here", "silent-elsewhere"]
+    status = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")}
+    assert {k: v["status"] for k, v in status.items()} == {
+        "dead-here": "interrupted", "silent-elsewhere": "interrupted", "alive-elsewhere": "running",
+        "alive-here": "running", "finished": "completed"}
+    assert status["silent-elsewhere"]["finished_at"] == old and "stopped without finishing" in \
+        status["silent-elsewhere"]["error"]
