@@ -105,7 +105,8 @@ class CrawlSource(Source):
         """The batch's pages as documents (source kind ``crawl``), then its rejected URLs."""
         outcomes = read_log(Path(partition.meta["log"]))
         noimageai = {o.offset for o in outcomes if o.kind == "page" and o.noimageai}
-        if Path(partition.uri).exists():
+        # A batch whose URLs were all rejected or redirected has no record: not a warc_empty fault.
+        if any(o.kind == "page" for o in outcomes) and Path(partition.uri).exists():
             for item in WarcSource(partition.uri, max_body_bytes=self.fetch.max_body_bytes).read(partition):
                 if isinstance(item, Document):
                     item.source.kind = "crawl"
