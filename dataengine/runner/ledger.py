@@ -15,6 +15,8 @@ from typing import Any
 
 import fsspec
 
+from dataengine.shards.layout import release_staging, staging_dir
+
 
 class Ledger:
     """The committed partitions of the corpus at ``root`` (local path or fsspec URL)."""
@@ -22,6 +24,7 @@ class Ledger:
     def __init__(self, root: str):
         self.root = root.rstrip("/")
         self.fs, self.path = fsspec.core.url_to_fs(self.root + "/ledger")
+        self.corpus_path = self.path.rsplit("/", 1)[0]
 
     def committed(self) -> set[str]:
         """Ids of every committed partition."""
@@ -35,10 +38,16 @@ class Ledger:
             return json.load(f)
 
     def record(self, partition: str, entry: dict[str, Any]) -> None:
-        """Mark ``partition`` committed (atomically: temporary name, then rename)."""
+        """Mark ``partition`` committed (atomically: written in its staging folder, then renamed).
+
+        The entry is the last file of a commit, so the partition's staging folder goes with it.
+        """
         self.fs.makedirs(self.path, exist_ok=True)
+        staging = staging_dir(self.corpus_path, partition)
+        self.fs.makedirs(staging, exist_ok=True)
         body = {"partition": partition, "committed_at": datetime.now(timezone.utc).isoformat(), **entry}
-        tmp = f"{self.path}/.{partition}.{uuid.uuid4().hex}.tmp"
+        tmp = f"{staging}/{partition}.json.tmp-{uuid.uuid4().hex[:12]}"
         with self.fs.open(tmp, "w") as f:
             json.dump(body, f, sort_keys=True)
         self.fs.mv(tmp, f"{self.path}/{partition}.json")
+        release_staging(self.fs, self.corpus_path, partition)

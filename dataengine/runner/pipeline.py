@@ -10,6 +10,7 @@ the ledger holds, and a partition that runs twice overwrites its own determinist
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import sys
 import time
@@ -24,6 +25,7 @@ from dataengine.runner.ledger import Ledger
 from dataengine.runner.ray_session import init_ray
 from dataengine.runner.record import RunRecord, new_run_id
 from dataengine.shards import ShardWriter, write_rejected
+from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, shard_name, staging_dir
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch
 from schemas import Rejection
@@ -79,16 +81,21 @@ class _StageActor:
 def _clear_partition_outputs(output: str, partition: str) -> None:
     """Remove what an interrupted earlier attempt of this partition may have left.
 
-    That is its shards (a rerun may write fewer) and any hidden temporary files of its
-    shards, rejected rows and ledger entry.
+    That is its staging folder (temporary files) and its shards, found by name: they are
+    numbered from 0 and committed in order, so the first number with no file ends them (a
+    rerun may write fewer). Nothing is listed but the partition's own folder, so the cost
+    does not grow with the corpus.
     """
     fs, root = fsspec.core.url_to_fs(output)
-    patterns = [f"{root}/shards/{partition}-[0-9][0-9][0-9][0-9][0-9].*",
-                f"{root}/shards/.{partition}-[0-9][0-9][0-9][0-9][0-9].*",
-                f"{root}/rejected/.{partition}.*", f"{root}/ledger/.{partition}.*"]
-    for pattern in patterns:
-        for path in fs.glob(pattern):
-            fs.rm(path)
+    staging = staging_dir(root, partition)
+    if fs.exists(staging):
+        fs.rm(staging, recursive=True)
+    for k in itertools.count():
+        present = [p for p in (f"{root}/{SHARDS}/{shard_name(partition, k)}{ext}" for ext in (TAR, MANIFEST, IMAGES))
+                   if fs.exists(p)]
+        if not present:
+            return
+        fs.rm(present)
 
 
 def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id: str) -> dict[str, Any]:

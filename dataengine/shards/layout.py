@@ -2,8 +2,10 @@
 
 The folders and the commit rule are the contract's (``schemas.corpus``): listings here hold
 the shards a ledger entry commits, only.
-Files being written carry a temporary name (``.NAME.tar.tmp-XXXX``) that no listing here
-matches, and are committed by rename.
+Files being written live in their partition's staging folder (``.staging/PARTITION/``),
+which no listing here looks into, and are committed by rename; the ledger entry, renamed
+last, removes the folder. So clearing what an interrupted attempt left costs the same
+however large the corpus is: one folder of the partition's own, and its shard names.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import uuid
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from schemas.corpus import IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, committed_shards
 
 TMP_MARK = ".tmp-"
+STAGING = ".staging"
 _PARTITION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SHARD_RE = re.compile(r"^(?P<partition>[a-z0-9][a-z0-9_-]*)-(?P<k>\d{5,})$")
 
@@ -61,15 +65,33 @@ def partition_of(name: str) -> str:
     return match.group("partition")
 
 
-def temp_name(path: str) -> str:
-    """A temporary sibling of ``path`` that no corpus listing matches (hidden, random suffix)."""
-    head, _, tail = path.rpartition("/")
-    hidden = f".{tail}{TMP_MARK}{uuid.uuid4().hex[:12]}"
-    return f"{head}/{hidden}" if head else hidden
+def staging_dir(root: str, partition: str) -> str:
+    """The folder where ``partition``'s files are written before they are renamed into place."""
+    return join(root, STAGING, check_partition(partition))
+
+
+def temp_name(path: str, staging: str) -> str:
+    """A temporary name for ``path`` in the folder ``staging`` (random suffix: attempts never collide)."""
+    return join(staging, f"{path.rsplit('/', 1)[-1]}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+
+
+def release_staging(fs: fsspec.AbstractFileSystem, root: str, partition: str) -> None:
+    """Remove ``partition``'s staging folder, and ``.staging`` itself, where they are empty folders.
+
+    Only local disks have folders to remove; on object stores a prefix without objects is
+    nothing. A folder still holding files (another attempt, another partition) stays.
+    """
+    if is_remote(fs):
+        return
+    for folder in (staging_dir(root, partition), join(root, STAGING)):
+        try:
+            fs.rmdir(folder)
+        except OSError:  # not empty, or already gone
+            return
 
 
 def is_temp(basename: str) -> bool:
-    """Whether a file name is one of our temporary names."""
+    """Whether a file name is a temporary name left beside the shards by an older version."""
     return basename.startswith(".") and TMP_MARK in basename
 
 
@@ -148,8 +170,8 @@ def shard_urls(corpus: str, names: list[str] | None = None) -> list[str]:
 
 
 def is_remote(fs: fsspec.AbstractFileSystem) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol not in ("file", "local")
+    """Whether ``fs`` is anything but the local disk (paths there are handed out as URLs)."""
+    return not isinstance(fs, LocalFileSystem)
 
 
 def corpus_files(corpus: str, committed_only: bool = True) -> dict[str, list[tuple[str, dict]]]:

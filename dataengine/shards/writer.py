@@ -30,7 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataengine.shards.layout import (IMAGES, MANIFEST, REJECTED, SHARDS, TAR, check_partition,
-                                      fs_and_path, image_extension, join, shard_name, temp_name)
+                                      fs_and_path, image_extension, join, release_staging, shard_name,
+                                      staging_dir, temp_name)
 from schemas import Document, Rejection, TokenLayout, document_problems, tables
 from schemas.validate import DocumentError
 
@@ -151,7 +152,9 @@ class _OpenShard:
     def __init__(self, fs, root: str, name: str, partition: str):
         self.fs, self.name, self.partition = fs, name, partition
         self.final = {ext: join(root, SHARDS, name + ext) for ext in (TAR, MANIFEST, IMAGES)}
-        self.temp = {ext: temp_name(path) for ext, path in self.final.items()}
+        staging = staging_dir(root, partition)
+        fs.makedirs(staging, exist_ok=True)
+        self.temp = {ext: temp_name(path, staging) for ext, path in self.final.items()}
         self.file = fs.open(self.temp[TAR], "wb")
         self.tar = tarfile.open(fileobj=self.file, mode="w", format=TAR_FORMAT, encoding=TAR_ENCODING)
         self.docs: list[dict[str, Any]] = []
@@ -299,6 +302,7 @@ class ShardWriter:
         except BaseException:
             self.abort()
             raise
+        release_staging(self.fs, self.root, self.partition)
         self._result = [ShardInfo(s.name, s.partition, len(s.docs), s.tar_bytes, s.n_images_ok,
                                   s.final[TAR], s.final[MANIFEST], s.final[IMAGES]) for s in self._done]
         return self._result
@@ -309,6 +313,7 @@ class ShardWriter:
         for shard in [*self._done, *([self._current] if self._current else [])]:
             shard.discard()
         self._current = None
+        release_staging(self.fs, self.root, self.partition)
 
     @property
     def n_docs(self) -> int:
@@ -343,7 +348,9 @@ def write_rejected(out_dir: str, partition: str, rejections: list[Rejection]) ->
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=tables.REJECTED)
     final = join(folder, partition + MANIFEST)
-    temp = temp_name(final)
+    staging = staging_dir(root, partition)
+    fs.makedirs(staging, exist_ok=True)
+    temp = temp_name(final, staging)
     try:
         _write_table(fs, temp, table)
         fs.mv(temp, final)
@@ -351,5 +358,7 @@ def write_rejected(out_dir: str, partition: str, rejections: list[Rejection]) ->
         if fs.exists(temp):
             fs.rm(temp)
         raise
+    finally:
+        release_staging(fs, root, partition)
     return final
 

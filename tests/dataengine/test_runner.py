@@ -18,8 +18,10 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import fsspec
 import pyarrow.parquet as pq
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
@@ -177,3 +179,44 @@ def test_records_of_dead_drivers_become_interrupted(tmp_path):
         "alive-here": "running", "finished": "completed"}
     assert status["silent-elsewhere"]["finished_at"] == old and "stopped without finishing" in \
         status["silent-elsewhere"]["error"]
+
+
+class ListingRecorder(LocalFileSystem):
+    """The local filesystem, noting every folder listed (a commit must not list the corpus's folders)."""
+
+    protocol = "listing-recorder"
+    listed: list[str] = []
+
+    def ls(self, path, detail=False, **kwargs):
+        ListingRecorder.listed.append(self._strip_protocol(path))
+        return super().ls(path, detail=detail, **kwargs)
+
+
+def test_a_commit_lists_no_folder_that_grows_with_the_corpus(tmp_path):
+    import pickle
+
+    from dataengine.runner.config import SinkConfig
+    from dataengine.runner.pipeline import _commit_partition
+    from dataengine.stages.base import Batch
+    from schemas import Document, Rejection, Segment, SourceRef
+
+    fsspec.register_implementation(ListingRecorder.protocol, ListingRecorder, clobber=True)
+    corpus = f"{ListingRecorder.protocol}://{tmp_path}/c"
+
+    def commit(partition: str) -> None:
+        docs = [Document(f"{partition}{i:020d}", f"https://e.test/{partition}/{i}", SourceRef("warc", partition),
+                         segments=[Segment.of_text(f"Text {i} of {partition}.")]) for i in range(3)]
+        batch = Batch(partition, docs, [Rejection(None, "https://e.test/x", "document", "t", "because")])
+        _commit_partition({"batch": pickle.dumps(batch)}, corpus, SinkConfig(maxcount=2), "run")
+
+    for k in range(20):
+        commit(f"part-{k:03d}")
+    (tmp_path / "c" / ".staging" / "part-020").mkdir(parents=True)  # an interrupted earlier attempt's leftovers
+    (tmp_path / "c" / ".staging" / "part-020" / "part-020-00000.tar.tmp-0").write_bytes(b"partial")
+    ListingRecorder.listed.clear()
+    commit("part-020")
+    grows = [p for p in ListingRecorder.listed if p.rstrip("/").rsplit("/", 1)[-1] in ("shards", "ledger", "rejected")]
+    assert grows == [], f"a commit listed {grows}"
+    assert not (tmp_path / "c" / ".staging").exists()
+    assert len(Ledger(str(tmp_path / "c")).committed()) == 21
+    assert validate_corpus(str(tmp_path / "c")) == []

@@ -247,12 +247,14 @@ def test_temporary_names_never_visible(tmp_path, photos):
     writer = ShardWriter(str(tmp_path), "web-part", maxcount=2)
     for doc in mixed_docs(photos, 5):
         writer.write(doc)
-    names = os.listdir(tmp_path / "shards")
-    assert names and all(n.startswith(".") and TMP_MARK in n for n in names)  # only hidden temp files
+    assert os.listdir(tmp_path / "shards") == []  # everything in progress is in the partition's staging folder
+    staged = os.listdir(tmp_path / ".staging" / "web-part")
+    assert staged and all(TMP_MARK in n for n in staged)
     assert list_shards(str(tmp_path)) == []
     writer.close()
     names = sorted(os.listdir(tmp_path / "shards"))
     assert not [n for n in names if n.startswith(".") or TMP_MARK in n]
+    assert not (tmp_path / ".staging").exists()  # released once empty
     assert names == sorted(f"web-part-{k:05d}{ext}" for k in range(3)
                            for ext in (".tar", ".parquet", ".images.parquet"))
     assert writer.close() == writer.close()  # idempotent
@@ -265,6 +267,7 @@ def test_failure_inside_with_leaves_nothing(tmp_path, photos):
                 writer.write(doc)
             raise RuntimeError("stage blew up")
     assert os.listdir(tmp_path / "shards") == []
+    assert not (tmp_path / ".staging").exists()
 
 
 def test_bad_documents_are_refused(tmp_path, photos):
