@@ -34,7 +34,7 @@ from urllib.parse import urljoin, urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 
-from dataengine.extract import UndecodableError, extract_page
+from dataengine.extract import RefusedCharsetError, TooComplexError, UndecodableError, extract_page
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 _CANONICAL = re.compile(rb"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"'](https?://[^\"']+)", re.I)
@@ -86,10 +86,10 @@ def load_pages(fixtures: Path) -> list[Page]:
 
 
 def run_ours(page: Page) -> Output:
-    """Our extraction; an undecodable page keeps nothing."""
+    """Our extraction; a page the extractor refuses (undecodable, refused charset, too complex) keeps nothing."""
     try:
         result = extract_page(page.body, page.url, page.headers)
-    except UndecodableError:
+    except (UndecodableError, RefusedCharsetError, TooComplexError):
         return Output([], 0, "")
     urls = [i.url for i in result.images if i.url and i.status != "failed"]
     inline = sum(1 for i in result.images if i.url is None and i.status != "failed")
