@@ -1,5 +1,6 @@
 """The data contract shared by the engine and the trainer.
 
+- ``corpus``: the folders of a corpus on disk and which of its shards are committed.
 - ``document``: the interleaved document (``KEY.json``) and its parts.
 - ``rejection``: rows of the ``rejected`` table.
 - ``tables``: Arrow schemas of manifests, image tables and ``rejected``.
