@@ -28,8 +28,10 @@ ADDRESS_SPACE_CAP = 3 * GIB  # a regression dies here with MemoryError instead o
 # Reads one WARC file with WarcSource in a fresh interpreter and prints what came out (never the
 # items themselves, which a regression may make huge) and the process's peak resident memory.
 CHILD = """
-import json, resource, sys
+import json, sys
 from dataengine.sources.warc import WarcSource
+def peak_rss():  # VmHWM: ru_maxrss would carry over the forking parent's (the test runner's) size
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) * 1024
 source = WarcSource(paths=sys.argv[1])
 rows = []
 for partition in source.partitions():
@@ -38,7 +40,7 @@ for partition in source.partitions():
         rows.append({"reason": getattr(item, "reason", "document"), "detail": detail[:300],
                      "detail_len": len(detail), "value": getattr(item, "value", None)})
         del item
-print(json.dumps({"rows": rows, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+print(json.dumps({"rows": rows, "peak_rss": peak_rss()}))
 """
 
 
