@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from dataengine.errors import UsageError
 from dataengine.runner.ray_session import bind_local_ray_to_loopback, joins_cluster
 
 COMMANDS = [
@@ -57,10 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for; printed as one line, without a traceback."""
 
 
 def fail(message: str) -> int:

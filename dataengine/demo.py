@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from dataengine.cli import UsageError
+from dataengine.errors import UsageError
 
 DEFAULT_PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
 

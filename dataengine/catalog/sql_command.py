@@ -15,6 +15,8 @@ import sys
 import uuid
 from typing import Any, TextIO
 
+from dataengine.errors import CorpusError
+
 FORMATS = ("table", "csv", "json")
 MAX_CELL = 80
 HELP = """views: docs, images, rejected, shards, runs, ledger (see `.tables`)
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``dataengine sql``."""
     import duckdb
 
-    from dataengine.catalog.catalog import AccessError, Catalog, CorpusError, ReadOnlyError
+    from dataengine.catalog.catalog import AccessError, Catalog, ReadOnlyError
 
     try:
         catalog = Catalog(args.corpus)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dataengine.errors import CorpusError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command."""
@@ -20,7 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``dataengine validate``."""
     from dataengine.catalog.validate import Summary, validate_corpus
-    from dataengine.shards.layout import CorpusError
 
     summary = Summary()
     try:

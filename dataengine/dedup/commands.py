@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dataengine.cli import UsageError
+from dataengine.errors import CorpusError, UsageError
 
 
 def _dedup(args: argparse.Namespace) -> int:
     from dataengine.dedup.config import DedupConfigError, load_config
     from dataengine.dedup.phase import run_dedup
-    from dataengine.shards.layout import CorpusError
 
     try:
         config = load_config(args.config, args.set)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from schemas import Document, RawPage, SourceRef, document_id
 
-from ..cli import UsageError
+from dataengine.errors import UsageError
 from ..stages.base import Batch
 from .stage import HtmlExtractor
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dataengine.cli import UsageError
+from dataengine.errors import CorpusError, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,6 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``dataengine optout``."""
     from dataengine.optout.lists import OptOutList
     from dataengine.optout.rewrite import apply_optout
-    from dataengine.shards.layout import CorpusError
 
     try:
         optout = OptOutList.load(args.list)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dataengine.cli import UsageError
-from dataengine.shards.layout import CorpusError
+from dataengine.errors import CorpusError, UsageError
 
 
 def _publish(args: argparse.Namespace) -> int:

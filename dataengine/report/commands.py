@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from dataengine.cli import UsageError
+from dataengine.errors import CorpusError, UsageError
 
 
 def _report(args: argparse.Namespace) -> int:
     from dataengine.report import write_report
-    from dataengine.shards.layout import CorpusError
 
     if args.kept < 0 or args.per_reason < 0:
         raise UsageError("--kept and --per-reason must be >= 0")

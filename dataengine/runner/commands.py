@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dataengine.cli import UsageError
-from dataengine.runner.config import ConfigError, load_pipeline
+from dataengine.errors import ConfigError, UsageError
+from dataengine.runner.config import load_pipeline
 
 
 def format_result(result, output: str) -> str:

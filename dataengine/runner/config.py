@@ -27,11 +27,8 @@ from typing import Any
 
 import yaml
 
+from dataengine.errors import ConfigError
 from dataengine.registry import SOURCES, STAGES, resolve
-
-
-class ConfigError(ValueError):
-    """The pipeline file is wrong; the message names the key."""
 
 
 @dataclass

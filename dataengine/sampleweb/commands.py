@@ -6,7 +6,7 @@ import argparse
 import threading
 from pathlib import Path
 
-from dataengine.cli import UsageError
+from dataengine.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

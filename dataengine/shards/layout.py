@@ -17,6 +17,7 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from dataengine.errors import CorpusError
 from schemas.corpus import IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, committed_shards
 
 TMP_MARK = ".tmp-"
@@ -28,10 +29,6 @@ _SHARD_RE = re.compile(r"^(?P<partition>[a-z0-9][a-z0-9_-]*)-(?P<k>\d{5,})$")
 _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "bmp": "bmp",
                "tiff": "tiff", "tif": "tiff", "avif": "avif", "heif": "heic", "heic": "heic",
                "ico": "ico", "mpo": "jpg", "jpeg2000": "jp2", "jp2": "jp2"}
-
-
-class CorpusError(Exception):
-    """A corpus path that cannot be used (missing, not a corpus, unreadable); the message is one line."""
 
 
 def fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

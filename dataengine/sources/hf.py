@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from dataengine.runner.config import ConfigError
+from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source, partition_id
 from dataengine.sources.image_bytes import MAX_PIXELS, BadImage, image_record
 from dataengine.sources.paths import stand_in_url

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataengine.runner.config import ConfigError
+from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source
 from dataengine.sources.paths import input_files, stand_in_url
 from dataengine.sources.rows import columns, count_rows, iter_rows, row_partitions

@@ -7,9 +7,9 @@ import sys
 
 import fsspec
 
-from dataengine.cli import UsageError
-from dataengine.runner.config import ConfigError, parse_pipeline
-from dataengine.shards import CorpusError, iter_corpus, list_shards
+from dataengine.errors import ConfigError, CorpusError, UsageError
+from dataengine.runner.config import parse_pipeline
+from dataengine.shards import iter_corpus, list_shards
 from dataengine.sources.obelics import export_obelics
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import fsspec
 
-from dataengine.runner.config import ConfigError
+from dataengine.errors import ConfigError
 
 _GLOB_CHARS = "*?["
 

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from dataengine.runner.config import ConfigError
+from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, partition_id
 from dataengine.sources.paths import open_input
 

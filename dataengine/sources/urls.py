@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from dataengine.runner.config import ConfigError
+from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source
 from dataengine.sources.paths import input_files
 from dataengine.sources.rows import RowError, columns, count_rows, file_format, iter_rows, row_partitions

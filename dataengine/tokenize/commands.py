@@ -15,8 +15,7 @@ import sys
 import time
 from typing import Iterator
 
-from dataengine.cli import UsageError
-from dataengine.shards.layout import CorpusError
+from dataengine.errors import CorpusError, UsageError
 
 
 def corpus_texts(corpus: str, counts: dict[str, int]) -> Iterator[str]:
