@@ -10,6 +10,10 @@ Where things live:
 - ``catalog/``: the DuckDB views over a corpus, and ``validate``.
 - ``runner/``: pipeline config, partitions, the ledger and the Ray Data plan.
 - ``sampleweb/``: the embedded sample website used by the demo and the tests.
+- ``demo/``: ``dataengine demo``, the engine or the whole loop on the sample web.
+- ``errors.py``: the user-facing error types every package raises and every command reports.
+
+Each package's CLI lives in its ``commands.py``, listed in ``cli.COMMANDS``.
 """
 
 __version__ = "0.1.0"

@@ -1,8 +1,9 @@
 """The ``dataengine`` command: one sub-command per module listed in ``COMMANDS``.
 
-Each command module exposes ``register(subparsers)``, which adds its parser and sets
-``func`` (called with the parsed arguments, returning an exit code). Keeping the list here
-means ``dataengine --help`` is the index of everything the engine can do.
+Each package's command module, ``PACKAGE/commands.py``, exposes ``register(subparsers)``, which
+adds its parsers and sets ``func`` (called with the parsed arguments, returning an exit code).
+Keeping the list here means ``dataengine --help`` is the index of everything the engine can do.
+A ``UsageError`` (``dataengine.errors``) raised by a command is printed as one line, exit code 2.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from dataengine.errors import UsageError
 from dataengine.runner.ray_session import bind_local_ray_to_loopback, joins_cluster
 
 COMMANDS = [
-    "dataengine.catalog.sql_command",
-    "dataengine.catalog.validate_command",
+    "dataengine.catalog.commands",
     "dataengine.dedup.commands",
-    "dataengine.demo",
+    "dataengine.demo.commands",
     "dataengine.extract.commands",
-    "dataengine.optout.command",
-    "dataengine.publish.command",
+    "dataengine.optout.commands",
+    "dataengine.publish.commands",
     "dataengine.runner.commands",
     "dataengine.report.commands",
     "dataengine.sampleweb.commands",
-    "dataengine.sources.obelics_command",
+    "dataengine.sources.commands",
     "dataengine.tokenize.commands",
 ]
 

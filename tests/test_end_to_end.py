@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from dataengine.catalog.validate import validate_corpus
-from dataengine.publish.loop import LoopConfig, format_loop, run_full_loop
+from dataengine.demo.loop import LoopConfig, format_loop, run_full_loop
 from dataengine.shards import iter_corpus, list_shards
 from dataengine.tokenize.text import load_text_tokenizer
 from dataengine.tokenize.vocabulary import corpus_vocabulary

@@ -1,6 +1,6 @@
 """The corpus catalog: DuckDB views over manifests and tables (``Catalog``), and ``validate_corpus``.
 
-Command modules: ``sql_command`` (``dataengine sql``) and ``validate_command`` (``dataengine validate``).
+Command module: ``commands`` (``dataengine sql`` and ``dataengine validate``).
 Names are imported on first use, so loading the command modules (``dataengine --help``) stays cheap.
 """
 

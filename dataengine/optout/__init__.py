@@ -4,7 +4,7 @@
   and TDMRep ``tdm-reservation``.
 - ``lists``: ``OptOutList``, user-supplied URLs and domains.
 - ``stage``: the ``optout`` pipeline stage (list matches; images of ``noimageai`` pages).
-- ``rewrite`` and ``command``: ``dataengine optout CORPUS LIST``, which rewrites the shards of a
+- ``rewrite`` and ``commands``: ``dataengine optout CORPUS LIST``, which rewrites the shards of a
   corpus without the listed documents and images and records what it removed.
 """
 

@@ -3,6 +3,5 @@
 - ``plan``: which document goes into which final shard (balanced by documents or tokens,
   a shard count divisible by the world size, partitions mixed by a seeded shuffle).
 - ``publish``: ``publish(corpus, out, PlanConfig(...))``, writing the plan as a corpus.
-- ``command``: ``dataengine publish``.
-- ``loop``: ``run_full_loop``, the whole loop on the sample web up to a trained model.
+- ``commands``: ``dataengine publish``.
 """

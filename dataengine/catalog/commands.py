@@ -1,7 +1,10 @@
-"""``dataengine sql CORPUS ["QUERY"] [--format table|csv|json]``: query a corpus with DuckDB.
+"""The catalog's commands: ``dataengine sql`` (query a corpus with DuckDB) and ``dataengine validate``.
 
-Without a query it reads queries from stdin (a prompt when stdin is a terminal): a query ends at
-a line ending in ``;`` or at a blank line; ``.tables`` lists the views, ``.quit`` exits.
+``dataengine sql CORPUS ["QUERY"] [--format table|csv|json]``: without a query it reads queries
+from stdin (a prompt when stdin is a terminal): a query ends at a line ending in ``;`` or at a
+blank line; ``.tables`` lists the views, ``.quit`` exits.
+
+``dataengine validate CORPUS``: check every shard against its manifest; exit 1 on any problem.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ end a query with ';' or a blank line; .tables lists views and their columns; .qu
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``sql`` sub-command."""
+    """Add the ``sql`` and ``validate`` sub-commands."""
     p = subparsers.add_parser(
         "sql", help="query a corpus with SQL (views: docs, images, rejected, shards, runs, ledger)",
         description="Run read-only SQL (DuckDB) over a corpus's manifests, image tables, rejections, "
@@ -32,7 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("corpus", help="corpus path or URL (s3://bucket/corpus)")
     p.add_argument("query", nargs="?", help="SQL; omit for an interactive prompt")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run_sql)
+
+    p = subparsers.add_parser(
+        "validate", help="check every shard of a corpus against its manifest and image table",
+        description="Check that every shard's tar, manifest and image table agree (members, order, offsets, "
+                    "sizes, document schema, image hashes, ledger). Prints 'OK: N shards, M documents' or "
+                    "one line per problem (SHARD: KEY: problem) and exits 1.")
+    p.add_argument("corpus", help="corpus path or URL (s3://bucket/corpus)")
+    p.set_defaults(func=run_validate)
 
 
 def _error(message: str) -> int:
@@ -41,7 +52,7 @@ def _error(message: str) -> int:
     return 1
 
 
-def run(args: argparse.Namespace) -> int:
+def run_sql(args: argparse.Namespace) -> int:
     """Entry point of ``dataengine sql``."""
     import duckdb
 
@@ -63,6 +74,26 @@ def run(args: argparse.Namespace) -> int:
                 print_result(result, args.format, sys.stdout)
             return 0
         return repl(catalog, args.format, sys.stdin, sys.stdout)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Entry point of ``dataengine validate``."""
+    from dataengine.catalog.validate import Summary, validate_corpus
+
+    summary = Summary()
+    try:
+        problems = validate_corpus(args.corpus, summary)
+    except CorpusError as exc:
+        print(f"dataengine: error: {exc}", file=sys.stderr)
+        return 1
+    if problems:
+        for problem in problems:
+            print(problem)
+        print(f"FAILED: {len(problems)} problem{'s' if len(problems) != 1 else ''} in {summary.shards} shards, "
+              f"{summary.documents} documents", file=sys.stderr)
+        return 1
+    print(f"OK: {summary.shards} shards, {summary.documents} documents")
+    return 0
 
 
 def repl(catalog: Any, fmt: str, stdin: TextIO, stdout: TextIO) -> int:

@@ -2,7 +2,7 @@
 
 1. generate and serve the sample web, run a pipeline over it (by default
    ``pipelines/sampleweb_filtered.yaml``: extract, filter, fetch) into ``OUT/corpus``
-   (``dataengine.demo.run_demo``);
+   (``dataengine.demo.engine.run_demo``);
 2. deduplicate it in place (``dataengine.dedup``, ``pipelines/dedup/sampleweb.yaml``);
 3. train the text tokenizer on its text (``dataengine tokenizer train``) and the VQ on its
    images (``trainer vq train``);
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dataengine.caption.judge import CaptionReport, load_scenes, score_captions
-from dataengine.demo import run_demo
+from dataengine.demo.engine import run_demo
 
 if TYPE_CHECKING:
     from dataengine.caption.stage import Captioner

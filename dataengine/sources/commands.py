@@ -1,4 +1,5 @@
-"""``dataengine obelics export CORPUS OUT.parquet`` and ``dataengine obelics import IN.parquet... -o CORPUS``."""
+"""The sources' command: ``dataengine obelics export CORPUS OUT.parquet`` and ``dataengine obelics import
+IN.parquet... -o CORPUS``."""
 
 from __future__ import annotations
 
