@@ -16,10 +16,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 from urllib.parse import urlsplit
 
-from dataengine.shards import ShardReader, list_shards
 from schemas.scenes import COLOURS, SHAPES, Scene
 
 ATTRIBUTES = ("count", "colour", "shape", "position")
@@ -101,14 +100,3 @@ def score_captions(captions: Iterable[tuple[str | None, str | None]], scenes: di
     report.mean = total / report.n if report.n else 0.0
     return report
 
-
-def score_corpus_captions(corpus: str, ground_truth: str | Path, model: str | None = None,
-                          n_examples: int = 5) -> CaptionReport:
-    """Score the captions in ``corpus``'s image tables (those written by ``model`` when given)."""
-    def captions() -> Iterator[tuple[str | None, str | None]]:
-        for name in list_shards(corpus):
-            for row in ShardReader.open(corpus, name).images().to_pylist():
-                if model is None or row["caption_model"] == model:
-                    yield row["url"], row["caption"]
-
-    return score_captions(captions(), load_scenes(ground_truth), model, n_examples)

@@ -1,6 +1,6 @@
 """``publish``: reshard a corpus into the final, balanced shards a training run reads.
 
-A whole-corpus phase over the manifests (``DESIGN.md``: balancing is not a side effect of a
+A whole-corpus phase over the manifests (balancing is not a side effect of a
 partition's task). It reads every manifest, plans the final shards (``plan``), and writes
 each final shard by fetching its documents from the source shards with one ranged read each
 (``ShardReader.get``), so the source is never scanned and no document is decoded twice.
