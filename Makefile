@@ -22,8 +22,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	@# -P: a bench named like a stdlib module (bench/tokenize.py) must not shadow it
-	@for f in bench/*.py; do echo "== $$f"; $(PY) -P $$f || exit 1; done
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf demo-out .pytest_cache

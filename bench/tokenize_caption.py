@@ -21,25 +21,18 @@ alternate round by round. Nothing is asserted: figures and ratios are printed.
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
-# This file has the name of the standard library's ``tokenize``, which ``inspect`` imports: run as a
-# script, its folder would come first on sys.path and shadow the real one.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
+import torch
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from typing import Callable  # noqa: E402
-
-import torch  # noqa: E402
-
-from dataengine.sampleweb.images import png_bytes  # noqa: E402
-from dataengine.sampleweb.scenes import random_scene, render_scene  # noqa: E402
-from schemas import Document, ImageRecord, Segment, SourceRef, document_id  # noqa: E402
+from dataengine.sampleweb.images import png_bytes
+from dataengine.sampleweb.scenes import random_scene, render_scene
+from schemas import Document, ImageRecord, Segment, SourceRef, document_id
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
