@@ -24,9 +24,9 @@ from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.decide import decide
 from dataengine.dedup.rewrite import rewrite_partition
 from dataengine.dedup.signatures import shard_signatures
-from dataengine.runner.record import RunRecord, new_run_id
 from dataengine.shards.layout import (CorpusError, fs_and_path, join, list_shards, open_corpus, partition_of,
                                       shard_urls)
+from dataengine.shards.run_record import RunRecord, new_run_id
 
 EXECUTORS = ("ray", "local")
 

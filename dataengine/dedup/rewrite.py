@@ -23,9 +23,9 @@ from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.decide import STAGE
 from dataengine.dedup.phash import phash_hex
 from dataengine.filters.images import open_rgb
-from dataengine.runner.ledger import Ledger
 from dataengine.shards import ShardReader, ShardWriter, write_rejected
 from dataengine.shards.layout import LEDGER, MANIFEST, REJECTED, fs_and_path, join
+from dataengine.shards.ledger import Ledger
 from schemas import Document, Rejection
 
 VERSION = "1"

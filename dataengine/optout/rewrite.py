@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 import pyarrow.parquet as pq
 
 from dataengine.optout.lists import OptOutList
-from dataengine.runner.ledger import Ledger
 from dataengine.shards import ShardReader, ShardWriter, write_rejected
 from dataengine.shards.layout import (IMAGES, LEDGER, MANIFEST, REJECTED, SHARDS, TAR, join, list_shards,
                                       open_corpus, partition_of)
+from dataengine.shards.ledger import Ledger
 from schemas import Document, Rejection
 
 STAGE = "optout"

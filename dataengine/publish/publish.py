@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass, field
 from tqdm import tqdm
 
 from dataengine.publish.plan import DocRef, PlanConfig, fingerprint, plan_shards
-from dataengine.runner.ledger import Ledger
-from dataengine.runner.record import RunRecord, new_run_id
 from dataengine.shards import ShardReader, ShardWriter, list_shards, write_rejected
 from dataengine.shards.layout import fs_and_path, join, open_corpus
+from dataengine.shards.ledger import Ledger
+from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.tokenize.vocabulary import CorpusVocabulary, corpus_vocabulary, write_vocabulary
 from schemas import Rejection
 

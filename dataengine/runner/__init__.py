@@ -1,1 +1,5 @@
-"""Running a pipeline: its config, the partition ledger, the Ray Data plan and the run record."""
+"""Running work on Ray: a pipeline (its config and the Ray Data plan), the Ray session, the CLI.
+
+The ledger and the run record a run writes belong to the corpus and live beside its layout
+(``dataengine.shards.ledger``, ``dataengine.shards.run_record``).
+"""

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 
 from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
-from dataengine.runner.ledger import Ledger
 from dataengine.runner.ray_session import init_ray
-from dataengine.runner.record import RunRecord, new_run_id
 from dataengine.shards import ShardWriter, write_rejected
 from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, shard_name, staging_dir
+from dataengine.shards.ledger import Ledger
+from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch
 from schemas import Rejection

@@ -3,6 +3,8 @@
 - ``layout``: where things are in a corpus (``shards/``, ``rejected/``, ``ledger/``, ``runs/``).
 - ``writer``: ``ShardWriter`` (one partition's documents -> committed shards) and ``write_rejected``.
 - ``reader``: ``ShardReader`` (stream a shard, or ``get(doc_id)`` with one ranged read).
+- ``ledger``: ``Ledger``, which partitions are committed (``ledger/PARTITION.json``).
+- ``run_record``: ``RunRecord``, what a run did (``runs/RUN_ID.json``).
 - ``hf``: ``hf_features(corpus)``, the explicit features Hugging Face ``datasets`` needs to read
   shards whose documents differ in their members (see that module).
 """

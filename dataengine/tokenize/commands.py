@@ -38,7 +38,7 @@ def corpus_texts(corpus: str, counts: dict[str, int]) -> Iterator[str]:
 def train_corpus_tokenizer(corpus: str, vocab_size: int, out: str, min_frequency: int = 2,
                            progress: bool = False) -> dict[str, object]:
     """Train the BPE on ``corpus``, save it in ``out``, record the run in the corpus; returns the record's summary."""
-    from dataengine.runner.record import RunRecord, new_run_id
+    from dataengine.shards.run_record import RunRecord, new_run_id
     from dataengine.shards.layout import open_corpus
     from dataengine.tokenize.text import tokenizer_digest, train_bpe
 

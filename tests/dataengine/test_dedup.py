@@ -28,8 +28,8 @@ from dataengine.dedup.minhash import MinHasher, jaccard_estimate, normalize
 from dataengine.dedup.rewrite import rewrite_partition, thumbnail_path
 from dataengine.dedup.signatures import shard_signatures
 from dataengine.extract import extract_page
-from dataengine.runner.ledger import Ledger
 from dataengine.shards import ShardWriter, iter_corpus, list_shards, shard_urls, write_rejected
+from dataengine.shards.ledger import Ledger
 from schemas import Document, ImageRecord, Rejection, Segment, SourceRef, document_id
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from dataengine.crawl.links import parse_html
 from dataengine.optout.lists import OptOutList
 from dataengine.optout.signals import header_optout, meta_optout, page_optout, x_robots_directives
 from dataengine.runner.config import parse_pipeline
-from dataengine.runner.ledger import Ledger
 from dataengine.runner.pipeline import run_pipeline
 from dataengine.shards import ShardWriter, iter_corpus, write_rejected
+from dataengine.shards.ledger import Ledger
 from schemas import Document, ImageRecord, Segment, SourceRef, document_id
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"

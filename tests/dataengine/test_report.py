@@ -21,9 +21,9 @@ from dataengine.catalog.catalog import Catalog
 from dataengine.dedup import DedupConfig, run_dedup
 from dataengine.extract import extract_page
 from dataengine.report.data import gather
-from dataengine.runner.ledger import Ledger
-from dataengine.runner.record import RunRecord
 from dataengine.shards import ShardWriter, write_rejected
+from dataengine.shards.ledger import Ledger
+from dataengine.shards.run_record import RunRecord
 from schemas import Document, ImageRecord, Rejection, Segment, SourceRef, document_id
 
 REPO = Path(__file__).resolve().parents[2]

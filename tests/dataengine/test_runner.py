@@ -26,11 +26,11 @@ from fsspec.implementations.local import LocalFileSystem
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
 from dataengine.runner.config import load_pipeline, parse_pipeline
-from dataengine.runner.ledger import Ledger
 from dataengine.runner.pipeline import run_pipeline
 from dataengine.sampleweb.generate import SampleWebConfig, generate_site
 from dataengine.sampleweb.server import SampleWebServer
 from dataengine.shards import iter_corpus
+from dataengine.shards.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "pipelines" / "demo.yaml"
@@ -157,7 +157,7 @@ def test_kill_and_resume(ray_session, sample_web, tmp_path):
 
 
 def test_records_of_dead_drivers_become_interrupted(tmp_path):
-    from dataengine.runner.record import STALE_SECONDS, RunRecord, mark_interrupted
+    from dataengine.shards.run_record import STALE_SECONDS, RunRecord, mark_interrupted
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # a real process id that no longer exists

@@ -15,9 +15,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from dataengine.runner.config import ConfigError, parse_pipeline
-from dataengine.runner.ledger import Ledger
 from dataengine.runner.pipeline import run_pipeline
 from dataengine.shards import iter_corpus
+from dataengine.shards.ledger import Ledger
 from dataengine.sources.base import partition_id
 from dataengine.sources.paths import expand_paths, input_files
 from dataengine.sources.warc import WarcSource

@@ -17,8 +17,8 @@ from scene_documents import (corrupt_image, failed_image, make_document, photo_i
 
 from dataengine.catalog.validate import validate_corpus  # noqa: E402
 from dataengine.cli import main  # noqa: E402
-from dataengine.runner.record import RunRecord  # noqa: E402
 from dataengine.shards import ShardReader, ShardWriter, list_shards  # noqa: E402
+from dataengine.shards.run_record import RunRecord  # noqa: E402
 from dataengine.shards.writer import encode_document  # noqa: E402
 from dataengine.stages.base import Batch  # noqa: E402
 from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
