@@ -10,7 +10,7 @@ takes:
   downloaded unless the name is not a local path and the hub is reachable.
 
 Fast tokenizers are driven through their ``tokenizers`` backend with ``encode_batch_fast``, so
-the engine tokenizes as fast as the library itself (``bench/tokenize.py`` measures it). Special
+the engine tokenizes as fast as the library itself (``bench/tokenize_caption.py`` measures it). Special
 tokens that appear literally in web text (``<|eos|>``, ``</s>``) are encoded as the plain
 characters they are: the layout owns the real special tokens, and a page must not be able to
 end its own document.
