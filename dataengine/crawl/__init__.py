@@ -4,7 +4,7 @@
 - ``scope``: ``ScopeConfig`` (same site, allow/deny, max depth, max pages) and ``Scope``.
 - ``frontier``: admitted URLs, deduplicated, queued per origin.
 - ``politeness``: ``PolitenessConfig`` and the per-host ``HostGate`` (concurrency, spacing).
-- ``robots``: robots.txt fetched once per origin, cached, obeyed.
+- ``robots``: robots.txt fetched once per origin, cached on disk, obeyed (read by ``dataengine.net.robots``).
 - ``fetch``: ``FetchConfig`` and one GET with timeouts, retries, Retry-After, size and time limits.
 - ``links``: links of a page.
 - ``archive``: WARC batches and their fetch logs (``Outcome``), recovery after a kill.

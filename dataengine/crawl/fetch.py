@@ -13,13 +13,19 @@ host whose DNS answer changes after the check (DNS rebinding) cannot steer the c
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Collection
 
 import urllib3
-from urllib3.exceptions import (ConnectTimeoutError, DecodeError, NewConnectionError, ProtocolError,
-                                ReadTimeoutError, SSLError)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from dataengine.crawl.politeness import HostGate
 from dataengine.net.addresses import AddressRefused
@@ -111,13 +117,14 @@ def _error_of(exc: Exception) -> str:
 
 
 def fetch(pools: PinnedPools, url: str, gate: HostGate, config: FetchConfig,
-          accept: Collection[str] | None = None, max_bytes: int | None = None) -> Response:
+          accept: Collection[str] | None = None, max_bytes: int | None = None, truncate: bool = False) -> Response:
     """GET ``url`` through ``gate``, retrying transient failures; never raises for network faults.
 
     A URL whose host may not be contacted is refused before the gate (``refused_address``,
     ``dns_error``, ...). With ``accept`` (media types), a 200 of another type is not downloaded
     (``unwanted_content_type``, or ``missing_content_type``). ``max_bytes`` overrides
-    ``config.max_body_bytes``.
+    ``config.max_body_bytes``; with ``truncate`` a longer body is cut there (the rest is never
+    read) instead of refused (``body_too_large``): robots.txt is read that way.
     """
     try:
         host = pools.host(url)
@@ -129,7 +136,7 @@ def fetch(pools: PinnedPools, url: str, gate: HostGate, config: FetchConfig,
         out = Response(url, attempts=attempt + 1)
         try:
             with gate.request():
-                _attempt(host, url, config, accept, limit, out)
+                _attempt(host, url, config, accept, limit, truncate, out)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             out.error, out.detail = _error_of(exc), f"{type(exc).__name__}: {exc}"[:500]
         out.fetch_time = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -148,7 +155,7 @@ def fetch(pools: PinnedPools, url: str, gate: HostGate, config: FetchConfig,
 
 
 def _attempt(host: PinnedHost, url: str, config: FetchConfig, accept: Collection[str] | None,
-             limit: int, out: Response) -> None:
+             limit: int, truncate: bool, out: Response) -> None:
     deadline = time.monotonic() + config.max_seconds
     resp = host.open(url, {}, urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout))
     try:
@@ -167,7 +174,7 @@ def _attempt(host: PinnedHost, url: str, config: FetchConfig, accept: Collection
                 out.error, out.detail = "unwanted_content_type", out.header("content-type")
                 return
         declared = out.header("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isdigit() and int(declared) > limit and not truncate:
             out.error, out.detail = "body_too_large", f"Content-Length {declared} > {limit}"
             return
         chunks, size = [], 0
@@ -178,11 +185,13 @@ def _attempt(host: PinnedHost, url: str, config: FetchConfig, accept: Collection
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
+                if truncate:
+                    break
                 out.error, out.detail = "body_too_large", f"more than {limit} bytes"
                 return
             if time.monotonic() > deadline:
                 out.error, out.detail = "too_slow", f"{size} bytes in {config.max_seconds:.0f} s"
                 return
-        out.body = b"".join(chunks)
+        out.body = b"".join(chunks)[:limit]
     finally:
         release(resp)  # a body left unread (unwanted, too large, too slow) is never read

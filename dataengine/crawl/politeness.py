@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+
+from dataengine.net.robots import product_token
 
 
 @dataclass
@@ -44,7 +46,7 @@ class PolitenessConfig:
     @property
     def robots_token(self) -> str:
         """The product token robots.txt groups are matched against (``dataengine/1.0 (+url)`` -> ``dataengine``)."""
-        return self.user_agent.split("/", 1)[0].split()[0]
+        return product_token(self.user_agent)
 
 
 class HostGate:

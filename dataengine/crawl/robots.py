@@ -1,9 +1,11 @@
-"""robots.txt: fetched once per origin, cached on disk across resumes, obeyed (RFC 9309).
+"""robots.txt in a crawl: fetched once per origin, cached on disk across resumes, obeyed.
 
-Outcomes follow the RFC: a 2xx is parsed (Protego: wildcards, longest match, ``Crawl-delay``,
-``Request-rate``); a 4xx, or more than five redirects, means there are no rules; a 5xx or an
-unreachable host means *complete disallow* for now (that verdict is not cached, so a resumed
-crawl asks again).
+Reading, the status policy and matching are ``dataengine.net.robots`` (RFC 9309), shared with
+the image fetcher. The crawl adds the cache: a parsed file, or a 4xx's "no rules", is kept as
+JSON for ``max_age`` seconds, so a resumed crawl does not ask again; a 5xx, a 429 or an
+unreachable host means *complete disallow* for now and is not kept, so a resumed crawl asks again. A
+redirect chain that never reaches a file (more than five hops, a loop, a non-web target)
+means there are no rules, and that is kept.
 """
 
 from __future__ import annotations
@@ -12,49 +14,18 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-from protego import Protego
 
 from dataengine.crawl.fetch import Response
-from dataengine.crawl.urls import canonicalize, origin_slug
-
-ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: at least 500 KiB must be parsed
-MAX_HOPS = 5
+from dataengine.crawl.urls import origin_slug
+from dataengine.net.robots import RobotsAnswer, RobotsRules, read_robots
 
 
-class RobotsRules:
-    """The rules of one origin for one user agent: ``None`` parser with ``allow_all`` or not."""
-
-    def __init__(self, text: str | None, allow_all: bool = False, detail: str | None = None):
-        self.parser = Protego.parse(text) if text is not None else None
-        self.allow_all = allow_all
-        self.detail = detail  # why there are no parsed rules (for rejection rows)
-
-    @property
-    def unavailable(self) -> bool:
-        """True when robots.txt could not be had: nothing may be fetched."""
-        return self.parser is None and not self.allow_all
-
-    def allows(self, url: str, token: str) -> bool:
-        """Whether ``url`` may be fetched by agent ``token``."""
-        if self.parser is None:
-            return self.allow_all
-        return self.parser.can_fetch(url, token)
-
-    def delay(self, token: str) -> float | None:
-        """Seconds between requests the site asks of ``token`` (``Crawl-delay`` or ``Request-rate``)."""
-        if self.parser is None:
-            return None
-        delays = []
-        crawl_delay = self.parser.crawl_delay(token)
-        if crawl_delay is not None:
-            delays.append(float(crawl_delay))
-        rate = self.parser.request_rate(token)
-        if rate is not None and rate.requests > 0:
-            delays.append(rate.seconds / rate.requests)
-        return max(delays) if delays else None
+def robots_answer(resp: Response) -> RobotsAnswer:
+    """A crawler ``Response`` to a robots.txt request, as the shared reader reads it."""
+    detail = f"{resp.error or resp.status} {resp.detail or ''}".strip()
+    return RobotsAnswer(resp.status, resp.body, resp.location, detail)
 
 
 class RobotsCache:
@@ -89,31 +60,12 @@ class RobotsCache:
             return None
         return RobotsRules(saved.get("text"), allow_all=saved.get("allow_all", False))
 
-    def _save(self, origin_url: str, text: str | None, allow_all: bool) -> None:
-        path = self._path(origin_url)
-        tmp = path.with_suffix(f".tmp-{os.getpid()}")
-        tmp.write_text(json.dumps({"origin": origin_url, "text": text, "allow_all": allow_all,
-                                   "fetched_at": time.time()}))
-        tmp.replace(path)
-
     def _fetch(self, origin_url: str, get: Callable[[str], Response]) -> RobotsRules:
-        url = origin_url + "/robots.txt"
-        for _ in range(MAX_HOPS + 1):
-            resp = get(url)
-            if resp.location:
-                target = canonicalize(resp.location, url)
-                if target is None:
-                    break  # a redirect to a non-web scheme: treat as no robots.txt
-                url = target
-                continue
-            if resp.status is not None and 200 <= resp.status < 300 and resp.body is not None:
-                text = resp.body.decode("utf-8", errors="replace")
-                self._save(origin_url, text, False)
-                return RobotsRules(text)
-            if resp.status is not None and 400 <= resp.status < 500:
-                self._save(origin_url, None, True)
-                return RobotsRules(None, allow_all=True)
-            return RobotsRules(None, detail=f"{url}: {resp.error or resp.status} {resp.detail or ''}".strip())
-        self._save(origin_url, None, True)
-        return RobotsRules(None, allow_all=True)
-
+        rules = read_robots(origin_url + "/robots.txt", lambda url: robots_answer(get(url)), lost_redirect_allows=True)
+        if not rules.unavailable:
+            path = self._path(origin_url)
+            tmp = path.with_suffix(f".tmp-{os.getpid()}")
+            tmp.write_text(json.dumps({"origin": origin_url, "text": rules.text, "allow_all": rules.allow_all,
+                                       "fetched_at": time.time()}))
+            tmp.replace(path)
+        return rules

@@ -13,22 +13,24 @@ import threading
 import traceback
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection
-from dataengine.net.addresses import AddressRefused, Network
-from dataengine.net.pinned import PinnedPools
+
 from dataengine.crawl.archive import Outcome, WarcBatch, next_sequence
 from dataengine.crawl.fetch import FetchConfig, Response, fetch
 from dataengine.crawl.frontier import Task
 from dataengine.crawl.links import extract_links, parse_html
 from dataengine.crawl.politeness import HostGate, PolitenessConfig
-from dataengine.crawl.robots import ROBOTS_MAX_BYTES, RobotsCache
+from dataengine.crawl.robots import RobotsCache
 from dataengine.crawl.scope import Scope
 from dataengine.crawl.state import lock_file
 from dataengine.crawl.urls import canonicalize, origin_slug
 from dataengine.crawl.urls import origin as _origin_of
+from dataengine.net.addresses import AddressRefused, Network
+from dataengine.net.pinned import PinnedPools
+from dataengine.net.robots import ROBOTS_MAX_BYTES
 from dataengine.optout.lists import OptOutList
 from dataengine.optout.signals import PageOptOut, page_optout, x_robots_directives
 from dataengine.sources.warc import HTML_TYPES
@@ -107,9 +109,9 @@ class FetchWorker:
 
     # --- requests -------------------------------------------------------------------------
     def _get(self, host: _Origin, url: str, accept: Collection[str] | None = None,
-             max_bytes: int | None = None) -> Response:
+             max_bytes: int | None = None, truncate: bool = False) -> Response:
         """A gated GET of ``url``, refused before any connection when its host is not allowed."""
-        return fetch(self.pools, url, host.gate, self.settings.fetch, accept, max_bytes)
+        return fetch(self.pools, url, host.gate, self.settings.fetch, accept, max_bytes, truncate)
 
     def sitemap(self, url: str) -> tuple[list[str], str | None]:
         """Page URLs listed by the sitemap at ``url`` (a sitemap index is followed), or an error."""
@@ -169,7 +171,8 @@ class FetchWorker:
             self.pools.host(url)  # refused here, not as robots_unavailable, and before robots.txt is asked for
         except AddressRefused as exc:
             return reject(exc.reason, exc.detail)
-        rules = self.robots.rules(_origin_of(url), lambda u: self._get(host, u, max_bytes=ROBOTS_MAX_BYTES))
+        rules = self.robots.rules(_origin_of(url),
+                                  lambda u: self._get(host, u, max_bytes=ROBOTS_MAX_BYTES, truncate=True))
         if rules.unavailable:
             return reject("robots_unavailable", rules.detail)
         asked = rules.delay(self.token)

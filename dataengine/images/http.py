@@ -4,11 +4,12 @@ Each hop of a request is checked before anything is sent: the scheme must be htt
 and every address the host resolves to must be public unless ``allow_private`` allows it (see
 ``dataengine.net.addresses``); the connection then goes to the address that was checked
 (``dataengine.net.pinned``, the transport the crawler uses too), so a second DNS answer cannot
-steer it elsewhere. Redirects are followed hop by hop, each hop
-checked again, up to ``max_redirects``, loops detected. Each host's robots.txt is fetched once,
-cached and obeyed with Protego's RFC 9309 matching (wildcards, longest match); a 4xx means no
-rules, a 5xx or no answer means disallow all. At most ``max_per_host`` requests are in flight
-to one host. 429, 5xx and dropped connections are retried with exponential backoff, honouring
+steer it elsewhere. Redirects are followed hop by hop, each hop checked again, up to
+``max_redirects``, loops detected. Each host's robots.txt is read once by ``dataengine.net.robots``
+(RFC 9309, shared with the crawler), kept in memory for the client's life and obeyed: a 4xx
+means no rules; a 5xx, a 429, no answer, or a redirect chain that never reaches a file means
+disallow all (``robots_unavailable``). At most ``max_per_host`` requests are in flight to one
+host. 429, 5xx and dropped connections are retried with exponential backoff, honouring
 ``Retry-After``; a host asking to wait longer than ``max_retry_wait`` is not retried. Answers
 that opt out of AI use (``X-Robots-Tag`` ``noai``/``noimageai`` for our agent, judged by
 img2dataset's own header check, and TDMRep's ``tdm-reservation: 1``) and answers of a refused
@@ -24,21 +25,22 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin
 
 import urllib3
-from protego import Protego
-from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError,
-                                SSLError)
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError, SSLError
 
 from dataengine.net.addresses import AddressRefused
 from dataengine.net.pinned import PinnedHost, PinnedPools, release
 from dataengine.net.retry import retry_after
+from dataengine.net.robots import ROBOTS_MAX_BYTES, RobotsAnswer, RobotsRules, product_token, read_robots
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _RETRYABLE = (429, 500, 502, 503, 504)
-_ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,7 +81,7 @@ class HttpConfig:
     @property
     def robots_token(self) -> str:
         """The product token matched against robots.txt groups (``dataengine/1.0 (+url)`` -> ``dataengine``)."""
-        return self.user_agent.split("/", 1)[0].split()[0].lower()
+        return product_token(self.user_agent)
 
 
 @dataclass
@@ -131,7 +133,7 @@ class _Host:
     pinned: PinnedHost
     slots: threading.BoundedSemaphore
     robots_lock: threading.Lock = field(default_factory=threading.Lock)
-    robots: Protego | FetchError | None = None
+    robots: RobotsRules | None = None
 
 
 def _img2dataset_is_disallowed():
@@ -181,7 +183,7 @@ class HttpClient:
 
     def get(self, url: str) -> Response:
         """GET ``url`` (following redirects, retrying what is worth it); raise ``FetchError``."""
-        return self._with_retries(url, robots_txt=False)
+        return self._with_retries(url, lambda: self._follow(url))
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -189,11 +191,22 @@ class HttpClient:
             self._hosts.clear()
         self.pools.close()
 
-    def _with_retries(self, url: str, robots_txt: bool) -> Response:
+    def robots_hop(self, url: str) -> RobotsAnswer:
+        """One robots.txt request (retried, no redirect followed): the ``get`` of ``read_robots``."""
+        try:
+            answer = self._with_retries(url, lambda: self._request(self._host(url), url, robots_txt=True))
+        except FetchError as exc:
+            status = exc.reason.removeprefix("http_")
+            return RobotsAnswer(int(status) if status.isdigit() else None, detail=f"{exc.reason} ({exc.detail})")
+        if isinstance(answer, str):
+            return RobotsAnswer(location=answer)
+        return RobotsAnswer(answer.status, answer.body)
+
+    def _with_retries(self, url: str, attempt_once: Callable[[], T]) -> T:
         attempt = 0
         while True:
             try:
-                return self._follow(url, robots_txt)
+                return attempt_once()
             except _Retry as retry:
                 wait = retry.wait if retry.wait is not None else self.config.backoff * 2 ** attempt
                 if attempt == self.config.retries or wait > self.config.max_retry_wait:
@@ -205,13 +218,13 @@ class HttpClient:
             time.sleep(wait)
             attempt += 1
 
-    def _follow(self, url: str, robots_txt: bool) -> Response:
+    def _follow(self, url: str) -> Response:
         seen = {url}
         for _ in range(self.config.max_redirects + 1):
             host = self._host(url)
-            if self.config.respect_robots and not robots_txt:
+            if self.config.respect_robots:
                 self._obey_robots(host, url)
-            answer = self._request(host, url, robots_txt)
+            answer = self._request(host, url, robots_txt=False)
             if isinstance(answer, Response):
                 return answer
             nxt = urljoin(url, answer)
@@ -264,7 +277,7 @@ class HttpClient:
             raise FetchError(f"http_{status}", url, value=float(status))
         if not robots_txt:
             self._check_headers(resp.headers, url)
-        limit = _ROBOTS_MAX_BYTES if robots_txt else self.config.max_bytes
+        limit = ROBOTS_MAX_BYTES if robots_txt else self.config.max_bytes
         body = self._read_body(resp, url, start, limit, truncate=robots_txt)
         return Response(url, status, {k.lower(): v for k, v in resp.headers.items()}, body)
 
@@ -310,18 +323,9 @@ class HttpClient:
     def _obey_robots(self, host: _Host, url: str) -> None:
         with host.robots_lock:  # one fetch per host, however many threads ask at once
             if host.robots is None:
-                host.robots = self._fetch_robots(f"{host.pinned.origin}/robots.txt")
-        if isinstance(host.robots, FetchError):
+                host.robots = read_robots(f"{host.pinned.origin}/robots.txt", self.robots_hop,
+                                          lost_redirect_allows=False)
+        if host.robots.unavailable:
             raise FetchError("robots_unavailable", host.robots.detail)
-        if not host.robots.can_fetch(url, self.config.robots_token):
+        if not host.robots.allows(url, self.config.robots_token):
             raise FetchError("robots_disallowed", f"{url}: disallowed for {self.config.robots_token}")
-
-    def _fetch_robots(self, robots_url: str) -> Protego | FetchError:
-        try:
-            body = self._with_retries(robots_url, robots_txt=True).body
-        except FetchError as exc:
-            status = exc.reason.removeprefix("http_")
-            if status.isdigit() and 400 <= int(status) < 500 and status != "429":
-                return Protego.parse("")  # RFC 9309 2.3.1.3: no robots.txt, no rules
-            return FetchError("robots_unavailable", f"{robots_url}: {exc.reason} ({exc.detail})")
-        return Protego.parse(body.decode("utf-8", errors="replace"))
