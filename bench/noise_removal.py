@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from dataengine.dedup import load_config, run_dedup
 from dataengine.runner.config import load_pipeline
 from dataengine.runner.pipeline import run_pipeline
+from dataengine.runner.ray_session import init_ray
 from dataengine.sampleweb.generate import GROUND_TRUTH, SampleWebConfig, generate_site
 from dataengine.sampleweb.server import SampleWebServer
 from dataengine.shards import iter_corpus
@@ -82,6 +83,7 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="keep site/ and corpus/ here (default: a temporary folder)")
     parser.add_argument("--report", default=None, help="also write the funnel report here (HTML)")
     args = parser.parse_args()
+    init_ray()  # before the stages are built: fetch_images imports img2dataset, which imports ray
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
