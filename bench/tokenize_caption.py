@@ -117,7 +117,7 @@ def bench_images(rounds: int, n: int, vq: str) -> None:
     pictures = [to_pil(b) for b in data]
     ours, bytes_in, decoded = best_of(rounds, lambda: stage.process_batch(docs), lambda: stage.images.encode(data),
                                       lambda: stage.images.encode(pictures))
-    print(f"images: {n} (scenes 64x64 and photos up to 1500 px), VQ {stage.images.config.resolution}px -> "
+    print(f"images: {n} (scenes 64x64 and photos up to 1500 px), VQ {stage.images.resolution}px -> "
           f"{stage.images.grid}x{stage.images.grid} codes")
     print(f"  tokenize stage         {n / ours:8.1f} images/s per actor (decode, VQ, layout)")
     print(f"  VQ on the same bytes   {n / bytes_in:8.1f} images/s (ImageTokenizer.encode decodes them)")
