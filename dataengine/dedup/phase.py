@@ -7,29 +7,25 @@
 4. Commit (``commit``) and a run record ``runs/RUN_ID.json`` with pipeline ``dedup``,
    whose counts feed the funnel like any pipeline run's.
 
-Tasks run on Ray (``executor="ray"``: the cluster at ``address``, or a local Ray) or in this
-process (``executor="local"``); the result is the same.
+Tasks go through ``runner.executor.run_tasks``: on Ray (``executor="ray"``: the cluster at
+``address``, or a local Ray) or in this process (``executor="local"``); the result is the same.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 from dataengine.dedup.commit import WORK_DIR, commit_staged, copy_untouched, mark_ready, recover, staging_root
 from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.decide import decide
 from dataengine.dedup.rewrite import rewrite_partition
 from dataengine.dedup.signatures import shard_signatures
+from dataengine.runner.executor import check_executor, run_tasks
 from dataengine.shards.layout import (CorpusError, fs_and_path, join, list_shards, open_corpus, partition_of,
                                       shard_urls)
 from dataengine.shards.run_record import RunRecord, new_run_id
-
-EXECUTORS = ("ray", "local")
-
 
 @dataclass
 class DedupResult:
@@ -44,30 +40,6 @@ class DedupResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_tasks(fn: Callable[..., Any], calls: list[tuple], executor: str, address: str | None,
-              what: str) -> list[Any]:
-    """``fn(*args)`` for every ``args`` of ``calls``, as Ray tasks or here, with progress on stderr."""
-    from tqdm import tqdm
-
-    if executor == "local" or not calls:
-        return [fn(*args) for args in tqdm(calls, desc=what, file=sys.stderr, disable=not calls)]
-    from dataengine.runner.ray_session import init_ray
-
-    init_ray(address)  # before the first import of ray: a local Ray binds to loopback
-    import ray
-
-    remote = ray.remote(num_cpus=1)(fn)
-    pending = {remote.remote(*args): n for n, args in enumerate(calls)}
-    out: list[Any] = [None] * len(calls)
-    with tqdm(total=len(calls), desc=what, file=sys.stderr) as bar:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                out[pending.pop(ref)] = ray.get(ref)
-                bar.update(1)
-    return out
-
-
 def _check_out(corpus: str, out: str) -> None:
     sfs, sroot = fs_and_path(corpus)
     dfs, droot = fs_and_path(out)
@@ -80,8 +52,7 @@ def _check_out(corpus: str, out: str) -> None:
 def run_dedup(corpus: str, config: DedupConfig, out: str | None = None, executor: str = "ray",
               address: str | None = None) -> DedupResult:
     """Deduplicate ``corpus`` in place, or into a new corpus at ``out``; return what was removed."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    check_executor(executor)
     corpus = corpus.rstrip("/")
     open_corpus(corpus)
     if out is not None:
@@ -122,8 +93,8 @@ def _run(corpus: str, config: DedupConfig, out: str | None, target: str, work_ur
     start = time.perf_counter()
     tfs, _ = fs_and_path(target)
     names = list_shards(corpus)
-    run_tasks(shard_signatures, [(url, work_url, config) for url in shard_urls(corpus, names)], executor,
-              address, "dedup signatures")
+    run_tasks(shard_signatures, [(url, work_url, config) for url in shard_urls(corpus, names)],
+              executor=executor, address=address, what="dedup signatures")
     seconds["signatures"] = time.perf_counter() - start
 
     t = time.perf_counter()
@@ -141,7 +112,7 @@ def _run(corpus: str, config: DedupConfig, out: str | None, target: str, work_ur
     stage_of = (lambda p: join(staging_root(corpus), p)) if out is None else (lambda p: target)
     calls = [(corpus, p, shards_of[p], by_partition[p], _url(tfs, stage_of(p), target), work_url, config, run_id)
              for p in partitions]
-    results = run_tasks(rewrite_partition, calls, executor, address, "dedup rewrite")
+    results = run_tasks(rewrite_partition, calls, executor=executor, address=address, what="dedup rewrite")
     if out is None:
         if partitions:
             mark_ready(corpus, run_id, partitions)
