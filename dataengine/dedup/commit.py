@@ -23,9 +23,10 @@ import sys
 
 import fsspec
 
+from dataengine.dedup.rewrite import THUMBS
+from dataengine.shards.edit import drop_shards
 from dataengine.shards.layout import (IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, fs_and_path,
                                       join, list_shards, partition_of)
-from dataengine.dedup.rewrite import THUMBS
 
 WORK_DIR = ".dedup"
 READY = "READY"
@@ -58,12 +59,7 @@ def mark_ready(corpus: str, run_id: str, partitions: list[str]) -> None:
 def _swap_partition(fs: fsspec.AbstractFileSystem, root: str, staged: str, partition: str) -> None:
     new = list_shards(_unstrip(fs, staged))
     old = [n for n in list_shards(_unstrip(fs, root)) if partition_of(n) == partition]
-    for name in old:
-        if name not in new:
-            for ext in (MANIFEST, IMAGES, TAR):
-                path = join(root, SHARDS, name + ext)
-                if fs.exists(path):
-                    fs.rm(path)
+    drop_shards(fs, root, [name for name in old if name not in new])
     for name in new:
         for ext in (TAR, IMAGES, MANIFEST):
             src = join(staged, SHARDS, name + ext)

@@ -1,14 +1,14 @@
 """Apply the drop lists to one partition: its documents rewritten into new shards, every removal a row.
 
-The partition's shards are read in name order and written again through ``ShardWriter``
-under the same partition id, so the new shards get the same deterministic names
-(``PARTITION-00000`` ...). A dropped document is not written; a dropped image keeps its
-slot as ``failed`` with the reason as its ``error`` (positions never shift); a dropped
-paragraph leaves the segments. Each removal becomes a ``rejected`` row of stage ``dedup``,
-appended to the partition's earlier rows, and the ledger entry is written anew. Images
-that stay get the pHash the phase computed. A few removed images per reason are kept as
-thumbnails in ``rejected/thumbs/ID.INDEX.jpg``, the only trace of their pixels the report
-can show.
+The partition goes through ``shards.edit.edit_partition`` (the rewrite-and-commit path it
+shares with opt-out): read in name order, written again under the same partition id, so
+the new shards get the same deterministic names (``PARTITION-00000`` ...). A dropped
+document is not written; a dropped image keeps its slot as ``failed`` with the reason as
+its ``error`` (positions never shift); a dropped paragraph leaves the segments. Each
+removal becomes a ``rejected`` row of stage ``dedup``, appended to the partition's earlier
+rows, and the ledger entry is written anew with this run's id. Images that stay get the
+pHash the phase computed. A few removed images per reason are kept as thumbnails in
+``rejected/thumbs/ID.INDEX.jpg``, the only trace of their pixels the report can show.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.decide import STAGE
 from dataengine.dedup.phash import phash_hex
 from dataengine.filters.images import open_rgb
-from dataengine.shards import ShardReader, ShardWriter, write_rejected
-from dataengine.shards.layout import LEDGER, MANIFEST, REJECTED, fs_and_path, join
-from dataengine.shards.ledger import Ledger
+from dataengine.shards.edit import edit_partition
+from dataengine.shards.layout import REJECTED, fs_and_path, join
 from schemas import Document, Rejection
 
 VERSION = "1"
@@ -68,8 +67,9 @@ def _read_phashes(work: str, shards: list[str]) -> dict[tuple[str, int], int]:
 class _Apply:
     """The removals of one partition, applied document by document."""
 
-    def __init__(self, partition: str, decisions: list[dict[str, Any]], config: DedupConfig, target: str):
-        self.partition, self.config, self.target = partition, config, target
+    def __init__(self, partition: str, decisions: list[dict[str, Any]], config: DedupConfig, target: str,
+                 phashes: dict[tuple[str, int], int]):
+        self.partition, self.config, self.target, self.phashes = partition, config, target, phashes
         self.drop_doc: dict[str, dict] = {}
         self.drop_image: dict[str, dict[int, dict]] = defaultdict(dict)
         self.drop_text: dict[str, dict[int, dict]] = defaultdict(dict)
@@ -80,7 +80,6 @@ class _Apply:
                 self.drop_image[d["id"]][d["image_index"]] = d
             else:
                 self.drop_text[d["id"]][d["position"]] = d
-        self.rejected: list[Rejection] = []
         self.thumbs: Counter = Counter()
         self.fs, self.root = fs_and_path(target)
 
@@ -99,22 +98,22 @@ class _Apply:
             f.write(small)
         self.thumbs[reason] += 1
 
-    def __call__(self, doc: Document, phashes: dict[tuple[str, int], int]) -> Document | None:
-        """The document after its removals, or ``None`` when it goes as a whole."""
+    def __call__(self, doc: Document) -> tuple[Document | None, list[Rejection]]:
+        """The document after its removals (``None`` when it goes as a whole) and their rows."""
         whole = self.drop_doc.get(doc.id)
         if whole is not None:
-            self.rejected.append(self._row(doc, whole, doc.url, detail=whole["detail"]))
-            return None
+            return None, [self._row(doc, whole, doc.url, detail=whole["detail"])]
+        rejected: list[Rejection] = []
         changed = False
         for image in doc.images:
             d = self.drop_image.get(doc.id, {}).get(image.index)
             if d is not None and image.status == "ok":
                 self._keep_thumbnail(doc.id, image.index, d["reason"], image.data)
                 image.status, image.error, image.data, image.member = "failed", d["reason"], None, None
-                self.rejected.append(self._row(doc, d, image.url, image_index=image.index, detail=d["detail"]))
+                rejected.append(self._row(doc, d, image.url, image_index=image.index, detail=d["detail"]))
                 changed = True
-            elif image.status == "ok" and image.phash is None and (doc.id, image.index) in phashes:
-                image.phash = phash_hex(phashes[(doc.id, image.index)])
+            elif image.status == "ok" and image.phash is None and (doc.id, image.index) in self.phashes:
+                image.phash = phash_hex(self.phashes[(doc.id, image.index)])
         texts = self.drop_text.get(doc.id, {})
         if texts:
             kept = []
@@ -123,13 +122,13 @@ class _Apply:
                 if d is None or seg.kind != "text":
                     kept.append(seg)
                     continue
-                self.rejected.append(self._row(doc, d, doc.url, detail=f"segment {position}, {d['detail']}: "
-                                                                      f"{(seg.text or '')[:300]}"))
+                rejected.append(self._row(doc, d, doc.url, detail=f"segment {position}, {d['detail']}: "
+                                                                 f"{(seg.text or '')[:300]}"))
             changed = changed or len(kept) != len(doc.segments)
             doc.segments = kept
         if changed:
             doc.touch(STAGE, VERSION)
-        return doc
+        return doc, rejected
 
 
 def rewrite_partition(corpus: str, partition: str, shards: list[str], decisions: list[dict[str, Any]],
@@ -140,34 +139,13 @@ def rewrite_partition(corpus: str, partition: str, shards: list[str], decisions:
     and, when ``corpus`` has a ledger entry for the partition, ``ledger/PARTITION.json``.
     Returns ``{"partition", "docs_in", "docs_out", "removed": {level:reason: n}, "shards": [...]}``.
     """
-    apply = _Apply(partition, decisions, config, target)
-    phashes = _read_phashes(work, shards)
-    docs_in = docs_out = 0
-    with ShardWriter(target, partition, maxcount=config.maxcount, maxsize=config.maxsize) as writer:
-        for shard in shards:
-            for doc in ShardReader.open(corpus, shard):
-                docs_in += 1
-                kept = apply(doc, phashes)
-                if kept is not None:
-                    writer.write(kept)
-                    docs_out += 1
-    infos = writer.close()
-    fs, root = fs_and_path(corpus)
-    earlier: list[dict] = []
-    old_rejected = join(root, REJECTED, partition + MANIFEST)
-    if fs.exists(old_rejected):
-        with fs.open(old_rejected, "rb") as f:
-            earlier = pq.read_table(f).to_pylist()
-    write_rejected(target, partition, earlier + [r.to_row() for r in apply.rejected])
-    old_ledger = join(root, LEDGER, partition + ".json")
-    if fs.exists(old_ledger):
-        entry = Ledger(corpus).entry(partition)
-        entry.pop("partition", None)
-        entry.pop("committed_at", None)
-        entry.update({"run_id": run_id, "previous_run_id": entry.get("run_id"), "n_docs": docs_out,
-                      "n_rejected": len(earlier) + len(apply.rejected),
-                      "shards": [s.to_json() for s in infos]})
-        Ledger(target).record(partition, entry)
-    removed = Counter(f"{r.level}:{r.reason}" for r in apply.rejected)
-    return {"partition": partition, "docs_in": docs_in, "docs_out": docs_out, "removed": dict(removed),
-            "shards": [s.name for s in infos]}
+    apply = _Apply(partition, decisions, config, target, _read_phashes(work, shards))
+
+    def amend(entry: dict[str, Any], rejected: list[Rejection]) -> None:
+        entry.update(run_id=run_id, previous_run_id=entry.get("run_id"))
+
+    done = edit_partition(corpus, partition, shards, apply, target, maxcount=config.maxcount,
+                          maxsize=config.maxsize, amend=amend)
+    removed = Counter(f"{r.level}:{r.reason}" for r in done.rejected)
+    return {"partition": partition, "docs_in": done.docs_in, "docs_out": done.docs_out, "removed": dict(removed),
+            "shards": [s.name for s in done.shards]}

@@ -2,11 +2,12 @@
 
 A partition is touched only when one of its documents' URLs, or one of its live image
 slots' URLs, is on the list (checked on the manifests, without reading the tars). Such a
-partition is read back with ``ShardReader`` and written again with ``ShardWriter`` under the
-same shard names: listed documents are left out, listed image slots become ``failed`` with
-``optout_list`` (the slot stays, so positions do not shift). Order matters for a crash:
-the rejected rows (stage ``optout``) are written first, then the shards, then the ledger
-entry; running the command again finishes an interrupted run without duplicate rows.
+partition is rewritten in place through ``shards.edit.edit_partition`` (the path it shares
+with dedup), under the same shard names: listed documents are left out, listed image slots
+become ``failed`` with ``optout_list`` (the slot stays, so positions do not shift). Order
+matters for a crash: the rejected rows (stage ``optout``) are written before any shard
+changes, the ledger entry last; running the command again finishes an interrupted run
+without duplicate rows. Each partition is one task (``runner.executor``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from dataengine.optout.lists import OptOutList
-from dataengine.shards import ShardReader, ShardWriter, write_rejected
-from dataengine.shards.layout import (IMAGES, LEDGER, MANIFEST, REJECTED, SHARDS, TAR, join, list_shards,
-                                      open_corpus, partition_of)
-from dataengine.shards.ledger import Ledger
+from dataengine.runner.executor import check_executor, run_tasks
+from dataengine.shards import ShardReader
+from dataengine.shards.edit import Edit, edit_partition
+from dataengine.shards.layout import (IMAGES, MANIFEST, SHARDS, TAR, fs_and_path, join, list_shards, open_corpus,
+                                      partition_of)
 from schemas import Document, Rejection
 
 STAGE = "optout"
@@ -71,70 +74,58 @@ def _apply(doc: Document, optout: OptOutList, partition: str) -> list[Rejection]
     return out
 
 
-def _merge_rejected(fs, root: str, partition: str, new: list[Rejection]) -> list[dict]:
-    """The partition's existing rejected rows plus ``new``, without repeating an earlier optout row."""
-    path = join(root, REJECTED, partition + MANIFEST)
-    rows = []
-    if fs.exists(path):
-        with fs.open(path, "rb") as f:
-            rows = pq.read_table(f).to_pylist()
-    seen = {(r["id"], r["level"], r["image_index"]) for r in rows if r["stage"] == STAGE}
-    rows += [r.to_row() for r in new if (r.id, r.level, r.image_index) not in seen]
-    return rows
+def _edit(optout: OptOutList, partition: str) -> Edit:
+    """The opt-out edit of one partition's documents (``edit_partition`` drops those it rejects whole)."""
+
+    def edit(doc: Document) -> tuple[Document | None, list[Rejection]]:
+        rows = _apply(doc, optout, partition)
+        return (None if rows and rows[0].level == "document" else doc), rows
+
+    return edit
 
 
-def _rewrite_partition(corpus: str, fs, root: str, partition: str, names: list[str], optout: OptOutList,
-                       list_path: str, report: OptOutReport) -> None:
-    readers = [ShardReader.open(corpus, name) for name in names]
-    manifests = [r.manifest() for r in readers]
-    maxcount = max(m.num_rows for m in manifests)
+def optout_partition(corpus: str, partition: str, names: list[str], optout: OptOutList,
+                     list_path: str) -> dict[str, int] | None:
+    """Rewrite ``partition`` (its shards ``names``) without what ``optout`` lists; ``None`` when nothing is.
+
+    One task of ``apply_optout``. Returns the counts of ``OptOutReport`` for this partition.
+    """
+    fs, root = fs_and_path(corpus)
+    if not any(_touched(fs, root, name, optout) for name in names):
+        return None
+    # the new shards are cut like the old ones: as many documents, as many bytes at most
+    maxcount = max(ShardReader.open(corpus, name).manifest().num_rows for name in names)
     maxsize = max(fs.size(join(root, SHARDS, name + TAR)) for name in names)
-    kept: list[Document] = []
-    rejections: list[Rejection] = []
-    for reader in readers:
-        for doc in reader:
-            rows = _apply(doc, optout, partition)
-            rejections += rows
-            if not (rows and rows[0].level == "document"):
-                kept.append(doc)
-    write_rejected(corpus, partition, _merge_rejected(fs, root, partition, rejections))
-    with ShardWriter(corpus, partition, maxcount=maxcount, maxsize=maxsize) as writer:
-        for doc in kept:
-            writer.write(doc)
-    shards = writer.close()
-    for name in names[len(shards):]:  # the partition now needs fewer shards
-        for ext in (MANIFEST, IMAGES, TAR):  # manifest first: listings stop seeing the shard at once
-            path = join(root, SHARDS, name + ext)
-            if fs.exists(path):
-                fs.rm(path)
-    ledger = Ledger(corpus)
-    if fs.exists(join(root, LEDGER, partition + ".json")):
-        entry = ledger.entry(partition)
-        entry.pop("partition", None)
-        entry.pop("committed_at", None)
-        n_rejected = len(_merge_rejected(fs, root, partition, []))
-        entry.update({"n_docs": len(kept), "n_rejected": n_rejected, "shards": [s.to_json() for s in shards]})
+
+    def amend(entry: dict[str, Any], rejected: list[Rejection]) -> None:
         entry.setdefault("optout", []).append({
             "list": list_path, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "documents": sum(r.level == "document" for r in rejections),
-            "images": sum(r.level == "image" for r in rejections)})
-        ledger.record(partition, entry)
-    report.partitions += 1
-    report.shards_before += len(names)
-    report.shards_after += len(shards)
-    report.documents_removed += sum(r.level == "document" for r in rejections)
-    report.images_removed += sum(r.level == "image" for r in rejections)
-    report.documents_kept += len(kept)
+            "documents": sum(r.level == "document" for r in rejected),
+            "images": sum(r.level == "image" for r in rejected)})
+
+    done = edit_partition(corpus, partition, names, _edit(optout, partition), maxcount=maxcount, maxsize=maxsize,
+                          record_once=True, amend=amend)
+    return {"partitions": 1, "shards_before": done.shards_before, "shards_after": len(done.shards),
+            "documents_removed": sum(r.level == "document" for r in done.rejected),
+            "images_removed": sum(r.level == "image" for r in done.rejected), "documents_kept": done.docs_out}
 
 
-def apply_optout(corpus: str, optout: OptOutList, list_path: str = "") -> OptOutReport:
-    """Remove what ``optout`` lists from ``corpus`` (see the module docstring); return what changed."""
-    fs, root = open_corpus(corpus)
+def apply_optout(corpus: str, optout: OptOutList, list_path: str = "", executor: str = "ray",
+                 address: str | None = None, progress: bool = True) -> OptOutReport:
+    """Remove what ``optout`` lists from ``corpus`` (see the module docstring); return what changed.
+
+    One task per partition through ``runner.executor.run_tasks`` (``executor``, ``address``).
+    """
+    check_executor(executor)
+    open_corpus(corpus)
     by_partition: dict[str, list[str]] = defaultdict(list)
     for name in list_shards(corpus):
         by_partition[partition_of(name)].append(name)
+    calls = [(corpus, partition, names, optout, list_path or optout.source)
+             for partition, names in sorted(by_partition.items())]
     report = OptOutReport()
-    for partition, names in sorted(by_partition.items()):
-        if any(_touched(fs, root, name, optout) for name in names):
-            _rewrite_partition(corpus, fs, root, partition, names, optout, list_path or optout.source, report)
+    for counts in run_tasks(optout_partition, calls, executor=executor, address=address, what="optout",
+                            progress=progress):
+        for key, n in (counts or {}).items():
+            setattr(report, key, getattr(report, key) + n)
     return report
