@@ -4,6 +4,7 @@ A whole-corpus phase over the manifests (balancing is not a side effect of a
 partition's task). It reads every manifest, plans the final shards (``plan``), and writes
 each final shard by fetching its documents from the source shards with one ranged read each
 (``ShardReader.get``), so the source is never scanned and no document is decoded twice.
+Each final shard is one task of ``runner.executor`` (Ray, or this process).
 
 The output is an ordinary corpus::
 
@@ -26,18 +27,17 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-
-from tqdm import tqdm
+from typing import Any
 
 from dataengine.publish.plan import DocRef, PlanConfig, fingerprint, plan_shards
+from dataengine.runner.executor import check_executor, run_tasks
 from dataengine.shards import ShardReader, ShardWriter, list_shards, write_rejected
 from dataengine.shards.layout import fs_and_path, join, open_corpus
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
-from dataengine.tokenize.vocabulary import CorpusVocabulary, corpus_vocabulary, write_vocabulary
-from schemas import Rejection
+from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary
+from schemas import Rejection, TokenLayout
 
 STAGE = "publish"
 PLAN_FILE = "publish.json"
@@ -69,15 +69,13 @@ class PublishResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def read_doc_refs(corpus: str) -> tuple[list[DocRef], dict[str, ShardReader], list[Rejection]]:
-    """Every document of ``corpus`` from its manifests, a reader per source shard, and duplicate ids."""
+def read_doc_refs(corpus: str) -> tuple[list[DocRef], list[Rejection]]:
+    """Every document of ``corpus`` from its manifests, and the duplicate ids left out."""
     refs: list[DocRef] = []
-    readers: dict[str, ShardReader] = {}
     seen: dict[str, str] = {}
     rejected: list[Rejection] = []
     for name in list_shards(corpus):
-        reader = readers[name] = ShardReader.open(corpus, name)
-        rows = reader.manifest().select(["id", "url", "partition", "n_tokens"]).to_pylist()
+        rows = ShardReader.open(corpus, name).manifest().select(["id", "url", "partition", "n_tokens"]).to_pylist()
         for row in rows:
             if row["id"] in seen:
                 rejected.append(Rejection(row["id"], row["url"], "document", STAGE, "duplicate_id",
@@ -85,7 +83,7 @@ def read_doc_refs(corpus: str) -> tuple[list[DocRef], dict[str, ShardReader], li
                 continue
             seen[row["id"]] = name
             refs.append(DocRef(row["id"], name, row["partition"], row["n_tokens"]))
-    return refs, readers, rejected
+    return refs, rejected
 
 
 def _tokens(docs: list[DocRef]) -> int | None:
@@ -111,14 +109,21 @@ def _check_output(out: str, plan_id: str, corpus: str) -> None:
         raise PublishError(f"{out} already has shards that no publish plan wrote; publish into a new folder")
 
 
-def _write_shard(out: str, partition: str, docs: list[DocRef], readers: dict[str, ShardReader],
-                 vocabulary: CorpusVocabulary | None, run_id: str) -> list[Rejection]:
-    """Write one final shard, then its ledger entry; returns the documents that could not be written."""
+def write_final_shard(out: str, partition: str, docs: list[DocRef], corpus: str, layout: TokenLayout | None,
+                      run_id: str) -> list[Rejection]:
+    """Write one final shard of ``corpus``'s documents ``docs``, then its ledger entry (one task of ``publish``).
+
+    Returns the documents that could not be written.
+    """
     rejected: list[Rejection] = []
     written = 0
-    with ShardWriter(out, partition, maxcount=UNLIMITED, maxsize=UNLIMITED,
-                     layout=vocabulary.layout if vocabulary else None) as writer:
+    # A task opens the source shards it draws from itself (a reader caches its manifest), so
+    # nothing but document references travels to it.
+    readers: dict[str, ShardReader] = {}
+    with ShardWriter(out, partition, maxcount=UNLIMITED, maxsize=UNLIMITED, layout=layout) as writer:
         for ref in docs:
+            if ref.shard not in readers:
+                readers[ref.shard] = ShardReader.open(corpus, ref.shard)
             try:
                 writer.write(readers[ref.shard].get(ref.id))
                 written += 1
@@ -134,12 +139,17 @@ def _write_shard(out: str, partition: str, docs: list[DocRef], readers: dict[str
 
 
 def publish(corpus: str, out: str, config: PlanConfig, name: str = "train", workers: int = 4,
-            progress: bool = True) -> PublishResult:
-    """Reshard ``corpus`` into balanced final shards in ``out`` (see the module docstring)."""
+            progress: bool = True, executor: str = "ray", address: str | None = None) -> PublishResult:
+    """Reshard ``corpus`` into balanced final shards in ``out`` (see the module docstring).
+
+    The final shards are written through ``runner.executor.run_tasks`` (``executor``,
+    ``address``), at most ``workers`` at once.
+    """
+    check_executor(executor)
     corpus, out = corpus.rstrip("/"), out.rstrip("/")
     start = time.perf_counter()
     open_corpus(corpus)
-    refs, readers, rejected = read_doc_refs(corpus)
+    refs, rejected = read_doc_refs(corpus)
     vocabulary = corpus_vocabulary(corpus)
     if config.by_tokens:
         if vocabulary is None:
@@ -178,12 +188,17 @@ def publish(corpus: str, out: str, config: PlanConfig, name: str = "train", work
     todo = [k for k, p in enumerate(partitions) if p not in done]
     record.partitions = {"total": len(partitions), "skipped": len(partitions) - len(todo), "done": 0}
     result = PublishResult(out, plan_id, summaries, skipped=len(partitions) - len(todo), rejected=list(rejected))
-    with record.running(), ThreadPoolExecutor(max(1, workers)) as pool:
-        jobs = [pool.submit(_write_shard, out, partitions[k], shards[k], readers, vocabulary, run_id) for k in todo]
-        for job in tqdm(jobs, desc="publish", unit="shard", disable=not progress):
-            result.rejected.extend(job.result())
+    layout = vocabulary.layout if vocabulary else None
+
+    def written(_: Any) -> None:
+        record.partitions["done"] += 1  # the heartbeat shows how far a long publish is
+
+    with record.running():
+        calls = [(out, partitions[k], shards[k], corpus, layout, run_id) for k in todo]
+        for rows in run_tasks(write_final_shard, calls, executor=executor, address=address, what="publish",
+                              concurrency=max(1, workers), progress=progress, on_result=written):
+            result.rejected.extend(rows)
             result.written += 1
-            record.partitions["done"] = result.written
         reasons = Counter(f"{r.level}:{r.reason}" for r in result.rejected)
         unreadable = len(result.rejected) - len(rejected)
         record.add({STAGE: {"in": len(refs) + len(rejected), "out": len(refs) - unreadable, **reasons}},
