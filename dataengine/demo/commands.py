@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo-out", help="output folder (site/ and corpus/ inside; default demo-out)")
     p.add_argument("--pages", type=int, default=60, help="pages of the sample web (default 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample web (default 0)")
-    p.add_argument("--pipeline", type=Path, default=DEFAULT_PIPELINE, help="pipeline YAML (default pipelines/demo.yaml)")
+    p.add_argument("--pipeline", type=Path, default=DEFAULT_PIPELINE,
+                   help="pipeline YAML (default pipelines/demo.yaml)")
     p.add_argument("--address", default=None, help="Ray address; default starts a local Ray")
     p.add_argument("--full", action="store_true",
                    help="the whole loop: also filter, dedup, tokenize, publish, train a tiny model and score it")

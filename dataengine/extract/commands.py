@@ -11,11 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from schemas import Document, RawPage, SourceRef, document_id
-
 from dataengine.errors import UsageError
-from ..stages.base import Batch
-from .stage import HtmlExtractor
+from dataengine.extract.stage import HtmlExtractor
+from dataengine.stages.base import Batch
+from schemas import Document, RawPage, SourceRef, document_id
 
 _DESCRIPTION = """\
 Extract the main content of saved HTML pages as interleaved documents (text segments and
