@@ -5,6 +5,7 @@
 - ``reader``: ``ShardReader`` (stream a shard, or ``get(doc_id)`` with one ranged read).
 - ``ledger``: ``Ledger``, which partitions are committed (``ledger/PARTITION.json``).
 - ``run_record``: ``RunRecord``, what a run did (``runs/RUN_ID.json``).
+- ``edit``: ``edit_partition``, a committed partition rewritten and committed anew (dedup, opt-out).
 - ``hf``: ``hf_features(corpus)``, the explicit features Hugging Face ``datasets`` needs to read
   shards whose documents differ in their members (see that module).
 """
