@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tqdm import tqdm
+
 EXECUTORS = ("ray", "local")
 
 
@@ -36,12 +38,9 @@ def run_tasks(fn: Callable[..., Any], calls: list[tuple], *, executor: str = "ra
 
     ``fn`` is a Python function (Ray ships it to its workers; builtins are refused). ``concurrency``
     caps the calls running at once (``None``: as many as Ray schedules, one at a time here).
-    ``on_result`` is called in this process with each result as its call finishes, in
-    finishing order (a run record counting finished shards). A failed call raises its
-    exception here.
+    ``on_result`` is called in this process with each result once its call is done (a run
+    record counting finished shards). A failed call raises its exception here.
     """
-    from tqdm import tqdm
-
     check_executor(executor)
     if concurrency is not None and concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
