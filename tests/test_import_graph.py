@@ -23,9 +23,6 @@ KNOWN_CYCLES = {
     # DocumentTokenizer (a lazy import). Goes with item 2: token_layout.json written when a tokenize
     # run commits, so vocabulary.py no longer needs the stage.
     frozenset({"dataengine.tokenize.stage", "dataengine.tokenize.vocabulary"}),
-    # vq/tokenizer.py reads a checkpoint with train/checkpoint.py's read_torch_file (a lazy import);
-    # checkpoint.py imports assets.py, which imports vq/tokenizer.py.
-    frozenset({"trainer.assets", "trainer.train.checkpoint", "trainer.vq.tokenizer"}),
 }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from trainer.torch_files import CheckpointError, read_torch_file
 from trainer.vq.janus import KIND as JANUS_KIND
 from trainer.vq.janus import JanusVQ
 from trainer.vq.model import KIND as VQ_KIND
@@ -130,9 +131,6 @@ class ImageTokenizer:
             path = path / "vq.pt"
         if not path.exists():
             raise FileNotFoundError(f"VQ checkpoint {path} does not exist (train one with `trainer vq train`)")
-        # Imported here: trainer.train.checkpoint imports trainer.assets, which imports this module.
-        from trainer.train.checkpoint import CheckpointError, read_torch_file
-
         blob = read_torch_file(path)
         kind = blob.get("kind") if isinstance(blob, dict) else None
         if kind not in (VQ_KIND, JANUS_KIND):
