@@ -256,7 +256,7 @@ def bench_clip(n_images: int) -> None:
                 @ray.remote(num_cpus=1)
                 class Actor:
                     def __init__(self, params):
-                        self.stage = ClipScorer(**params)
+                        self.stage = ClipScorer(**params).ready()
 
                     def run(self, batch):
                         start = time.perf_counter()

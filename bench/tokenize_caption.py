@@ -91,7 +91,7 @@ def bench_text(rounds: int, copies: int, vq: str, tmp: Path) -> None:
 
     docs = page_documents(copies)
     train_bpe((s.text for d in docs for s in d.segments), 8192, tmp / "bpe")
-    stage = DocumentTokenizer(text_tokenizer=str(tmp / "bpe"), vq=vq)
+    stage = DocumentTokenizer(text_tokenizer=str(tmp / "bpe"), vq=vq).ready()
     texts = [value for d in docs for kind, value in stage.plan(d) if kind == "text"]
     backend = stage.text.backend
     ours, usual, fastest = best_of(
@@ -112,7 +112,7 @@ def bench_images(rounds: int, n: int, vq: str) -> None:
     from trainer.vq.tokenizer import to_pil
 
     docs = image_documents(n)
-    stage = DocumentTokenizer(text_tokenizer="byte", vq=vq)
+    stage = DocumentTokenizer(text_tokenizer="byte", vq=vq).ready()
     data = [d.images[0].data for d in docs]
     pictures = [to_pil(b) for b in data]
     ours, bytes_in, decoded = best_of(rounds, lambda: stage.process_batch(docs), lambda: stage.images.encode(data),
@@ -175,7 +175,8 @@ def bench_captions(rounds: int, n: int, max_new_tokens: int, vq: str, tmp: Path)
     pictures = [open_rgb(d.images[0].data) for d in docs]
     for label, model, backend in (("BLIP base (random weights)", blip_base(tmp), "hf"),
                                   ("unified tiny (random weights)", unified_run(tmp, vq), "unified")):
-        stage = Captioner(model=model, backend=backend, policy="all", max_new_tokens=max_new_tokens, batch_size=n)
+        stage = Captioner(model=model, backend=backend, policy="all", max_new_tokens=max_new_tokens,
+                          batch_size=n).ready()
         ours, theirs = best_of(rounds, lambda: stage.process_batch(docs), lambda: stage.model.caption(pictures))
         print(f"captions, {label}: {n} images, {max_new_tokens} new tokens each")
         print(f"  caption stage   {n / ours:8.2f} captions/s per actor")

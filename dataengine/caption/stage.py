@@ -1,7 +1,7 @@
 """``caption``: write a caption beside each image's alt text, with the model that wrote it.
 
-A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``) so the
-model loads once per actor. ``process_batch`` picks the images of the whole batch that the
+A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``); its
+``setup`` loads the model once per actor. ``process_batch`` picks the images of the whole batch that the
 ``policy`` says need a caption (``missing_alt``: those without usable alt text and without a
 caption; ``all``: every image) and sends them through the model in batches of ``batch_size``,
 decoding each batch just before it goes. The image keeps its ``alt``; ``caption`` gets the model's text and
@@ -29,6 +29,8 @@ class Captioner(Stage):
 
     name = "caption"
     version = "1"
+    reads = frozenset({"images.data"})
+    writes = frozenset({"images.caption"})
 
     def __init__(self, model: str, backend: str = "hf", policy: str = "missing_alt", prompt: str | None = None,
                  max_new_tokens: int = 40, num_beams: int = 1, batch_size: int = 16, device: str = "auto"):
@@ -36,20 +38,25 @@ class Captioner(Stage):
         self.policy = check_policy(policy)
         if batch_size < 1:
             raise ValueError(f"caption: batch_size must be at least 1, got {batch_size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"caption: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "unified" and (prompt is not None or num_beams != 1):
+            raise ValueError("caption: the unified backend takes neither prompt nor num_beams")
         self.batch_size = batch_size
-        device = resolve_device(device)
-        if backend == "hf":
+        self.model_name, self.backend, self.device = model, backend, device
+        self.prompt, self.max_new_tokens, self.num_beams = prompt, max_new_tokens, num_beams
+
+    def setup(self) -> None:
+        """Load the captioning model of the backend on the device."""
+        device = resolve_device(self.device)
+        if self.backend == "hf":
             from dataengine.caption.hf import HfCaptioner
 
-            self.model = HfCaptioner(model, device, prompt, max_new_tokens, num_beams)
-        elif backend == "unified":
+            self.model = HfCaptioner(self.model_name, device, self.prompt, self.max_new_tokens, self.num_beams)
+        else:
             from dataengine.caption.unified import UnifiedCaptioner
 
-            if prompt is not None or num_beams != 1:
-                raise ValueError("caption: the unified backend takes neither prompt nor num_beams")
-            self.model = UnifiedCaptioner(model, device, max_new_tokens)
-        else:
-            raise ValueError(f"caption: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+            self.model = UnifiedCaptioner(self.model_name, device, self.max_new_tokens)
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
         """Caption the images that need it, ``batch_size`` at a time; every document is kept."""

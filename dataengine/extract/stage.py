@@ -45,6 +45,7 @@ class HtmlExtractor(Stage):
 
     name = "extract_html"
     version = "1"
+    writes = frozenset({"segments", "images"})
 
     def __init__(self, min_text_chars: int = ExtractConfig.min_text_chars,
                  keep_tables: bool = ExtractConfig.keep_tables, keep_lists: bool = ExtractConfig.keep_lists,

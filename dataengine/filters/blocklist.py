@@ -59,15 +59,20 @@ class UrlBlocklist(Stage):
                  urls: list[str] | None = None, url_files: list[str] | None = None,
                  check_images: bool = True):
         super().__init__()
-        entries = list(domains or [])
-        for path in domain_files or []:
+        self.domain_entries, self.domain_files = list(domains or []), list(domain_files or [])
+        self.url_entries, self.url_files = list(urls or []), list(url_files or [])
+        self.check_images = check_images
+
+    def setup(self) -> None:
+        """Read the list files and normalise every entry."""
+        entries = list(self.domain_entries)
+        for path in self.domain_files:
             entries.extend(read_list(path))
         self.domains = {normalize_domain(e) for e in entries} - {""}
-        url_entries = list(urls or [])
-        for path in url_files or []:
+        url_entries = list(self.url_entries)
+        for path in self.url_files:
             url_entries.extend(read_list(path))
         self.urls = {canonical_url(u) for u in url_entries}
-        self.check_images = check_images
 
     def blocked_domain(self, url: str) -> str | None:
         """The blocklist entry that covers the host of ``url``, if any."""

@@ -1,7 +1,7 @@
 """``clip_score``: CLIP image-text similarity with open_clip, against alt text, caption and context.
 
-A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``) so
-the model loads once per actor; ``process_batch`` sends the images and texts of a whole
+A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``); its
+``setup`` loads the model once per actor, and ``process_batch`` sends the images and texts of a whole
 partition through the model in batches of ``batch_size``.
 
 The model is anything ``open_clip.create_model_and_transforms`` takes: a built-in name
@@ -75,6 +75,8 @@ class ClipScorer(Stage):
     """
 
     name = "clip_score"
+    reads = frozenset({"images.data"})
+    writes = frozenset({"images.scores"})
 
     def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k",
                  threshold: float | None = 0.28, use: list[str] = TEXT_KINDS, action: str = "drop_image",
@@ -86,8 +88,13 @@ class ClipScorer(Stage):
             raise ValueError(f"{self.name}: use: unknown text kinds {sorted(unknown)}; known: {', '.join(TEXT_KINDS)}")
         self.threshold, self.use, self.action = threshold, tuple(use), check_action(self.name, action)
         self.context_chars, self.batch_size = context_chars, batch_size
-        self.device = device or default_device()
-        self.model, self.preprocess, self.tokenizer = load_clip(model, pretrained, self.device, precision)
+        self.model_name, self.pretrained, self.precision, self.device = model, pretrained, precision, device
+
+    def setup(self) -> None:
+        """Load the CLIP model, its transform and tokenizer on the device."""
+        self.device = self.device or default_device()
+        self.model, self.preprocess, self.tokenizer = load_clip(self.model_name, self.pretrained, self.device,
+                                                                self.precision)
         self.dtype = next(self.model.parameters()).dtype  # fp16/bf16 weights want inputs of their type
 
     def texts_of(self, doc: Document, index: int) -> dict[str, str]:

@@ -50,6 +50,7 @@ class ImageRules(Stage):
     """
 
     name = "image_rules"
+    reads = frozenset({"images"})
 
     def __init__(self, formats: list[str] = ("jpeg", "png", "webp"), min_side: int | None = 150,
                  max_side: int | None = 20_000, max_aspect_ratio: float | None = 2.0,
@@ -139,6 +140,7 @@ class RepeatedImages(Stage):
     """
 
     name = "repeated_images"
+    reads = frozenset({"images"})
 
     def __init__(self, max_docs: int = 10):
         super().__init__()

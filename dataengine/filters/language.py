@@ -49,13 +49,19 @@ class LanguageFilter(Stage):
     """
 
     name = "language_id"
+    reads = frozenset({"segments"})
+    writes = frozenset({"language"})
 
     def __init__(self, allowed: list[str] | None = None, min_score: float | None = None,
                  model_path: str | None = None, max_chars: int = 2000):
         super().__init__()
         self.allowed = {code.lower() for code in allowed} if allowed is not None else None
         self.min_score = min_score
-        self.detector = LanguageDetector(model_path, max_chars)
+        self.model_path, self.max_chars = model_path, max_chars
+
+    def setup(self) -> None:
+        """Load the fastText model."""
+        self.detector = LanguageDetector(self.model_path, self.max_chars)
 
     def process(self, doc: Document) -> Document | None:
         """Identify the language of the document's text and apply the policy."""

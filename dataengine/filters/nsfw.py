@@ -12,11 +12,12 @@ Two ship here:
   output logit), applied to the normalised embedding of the open_clip model it was trained
   on; the score is the sigmoid of the logit.
 
-A model stage: run it on an actor pool so the detector loads once per actor.
+A model stage: run it on an actor pool; its ``setup`` loads the detector once per actor.
 """
 
 from __future__ import annotations
 
+import inspect
 from importlib import resources
 from typing import Any, Protocol
 
@@ -135,20 +136,28 @@ class NsfwFilter(Stage):
     """
 
     name = "nsfw"
+    reads = frozenset({"images.data"})
+    writes = frozenset({"images.scores"})
 
     def __init__(self, detector: str | NsfwDetector = "nudenet", detector_params: dict[str, Any] | None = None,
                  threshold: float = 0.5, action: str = "drop_image", batch_size: int = 16,
                  device: str | None = None):
         super().__init__()
         self.threshold, self.action, self.batch_size = threshold, check_action(self.name, action), batch_size
+        self.detector_params, self.device = dict(detector_params or {}), device
         if isinstance(detector, str):
             if detector not in DETECTORS:
                 raise ValueError(f"{self.name}: unknown detector {detector!r}; known: {', '.join(DETECTORS)}")
-            try:
-                detector = DETECTORS[detector](device=device or default_device(), **(detector_params or {}))
+            try:  # checked here, so wrong parameters fail before any model loads
+                inspect.signature(DETECTORS[detector]).bind(device=device, **self.detector_params)
             except TypeError as exc:
                 raise ValueError(f"{self.name}: detector_params: {exc}") from None
         self.detector = detector
+
+    def setup(self) -> None:
+        """Load the named detector (a detector object given from Python is used as it is)."""
+        if isinstance(self.detector, str):
+            self.detector = DETECTORS[self.detector](device=self.device or default_device(), **self.detector_params)
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
         """Score the batch's images a detector batch at a time, then apply the policy."""

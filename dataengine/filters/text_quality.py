@@ -47,6 +47,7 @@ class TextQualityFilter(Stage):
     """
 
     name: ClassVar[str] = "text_quality"
+    reads: ClassVar[frozenset[str]] = frozenset({"segments", "language"})
 
     paragraph_min_words: int | None = 4
     paragraph_max_words: int | None = 1000
@@ -81,6 +82,9 @@ class TextQualityFilter(Stage):
                 value = getattr(self, f"{level}_{field}")
                 if value is not None and (not isinstance(value, (int, float)) or value < 0):
                     raise ValueError(f"{self.name}: {level}_{field} must be a number >= 0 or null, got {value!r}")
+
+    def setup(self) -> None:
+        """Read the flagged-word lists."""
         self._flagged = {"en": tm.default_flagged_words()}
         for language, path in (self.flagged_word_files or {}).items():
             self._flagged[language] = tm.read_word_list(path)

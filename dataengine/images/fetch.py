@@ -70,6 +70,8 @@ class ImageFetcher(Stage):
 
     name = "fetch_images"
     version = "2"
+    reads = frozenset({"images"})
+    writes = frozenset({"images.data"})
 
     def __init__(self, timeout: float = 10.0, connect_timeout: float = 5.0, max_seconds: float = 60.0,
                  max_bytes: int = 20 * 1024 * 1024, max_redirects: int = 5, retries: int = 2, backoff: float = 0.5,

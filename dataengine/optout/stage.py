@@ -29,8 +29,12 @@ class OptOutFilter(Stage):
 
     def __init__(self, optout_list: str | None = None, user_agent: str = "dataengine"):
         super().__init__()
-        self.optout = OptOutList.load(optout_list) if optout_list else None
+        self.optout_list = optout_list
         self.token = user_agent.split("/", 1)[0].split()[0]
+
+    def setup(self) -> None:
+        """Read the opt-out list."""
+        self.optout = OptOutList.load(self.optout_list) if self.optout_list else None
 
     def process(self, doc: Document) -> Document | None:
         """Reject or trim ``doc`` as its signals and the list say."""

@@ -6,6 +6,14 @@ one task per partition; stages with ``resources.concurrency`` on an actor pool, 
 stages with ``num_gpus``), and the commit step writes the partition's shards, its rejected
 rows and finally its ledger entry. A partition is the unit of retry: rerunning skips what
 the ledger holds, and a partition that runs twice overwrites its own deterministic names.
+
+A stage is set up (models, lists, tokenizers loaded) once per worker process, not per
+partition: a task keeps its stages in ``_WORKER_STAGES`` for the next task Ray gives the same
+worker, and an actor holds its own. CPU stages stay tasks with a per-process cache rather
+than actor pools because tasks fuse into one per partition: on 2 cores, 200 partitions through
+language_id, text_quality and url_blocklist took 4.1 s with the cache, 8.1 s with the stages
+set up for each partition, and 43 s on actor pools of 2 per stage, which ship every batch
+from operator to operator.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import fsspec
 
+from dataengine.errors import ConfigError
 from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
 from dataengine.runner.ray_session import init_ray
 from dataengine.shards import ShardWriter, write_rejected
@@ -27,7 +36,7 @@ from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, shard_name, 
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
-from dataengine.stages.base import Batch
+from dataengine.stages.base import Batch, Stage, check_order
 from schemas import Rejection
 
 if TYPE_CHECKING:
@@ -62,16 +71,35 @@ def _read_partition(row: dict[str, Any], source: SourceConfig) -> dict[str, Any]
     return {"partition": partition.id, "batch": pickle.dumps(batch)}
 
 
-def _run_stage(row: dict[str, Any], stage: StageConfig) -> dict[str, Any]:
-    batch = stage.build()(pickle.loads(row["batch"]))
+# (run id, position in the pipeline) -> that stage, built and set up in this worker process.
+_WORKER_STAGES: dict[tuple[str, int], Stage] = {}
+
+
+def _worker_stage(stage: StageConfig, run_id: str, position: int) -> Stage:
+    """The stage at ``position`` of run ``run_id``, built and set up once in this process.
+
+    Ray hands a worker process task after task, so what ``setup`` loaded serves every
+    partition that lands here. Stages of other runs are dropped when a new run arrives, so a
+    worker that outlives a run (a driver running several pipelines) holds one run's stages.
+    """
+    key = (run_id, position)
+    if key not in _WORKER_STAGES:
+        for old in [k for k in _WORKER_STAGES if k[0] != run_id]:
+            del _WORKER_STAGES[old]
+        _WORKER_STAGES[key] = stage.build().ready()
+    return _WORKER_STAGES[key]
+
+
+def _run_stage(row: dict[str, Any], stage: StageConfig, run_id: str, position: int) -> dict[str, Any]:
+    batch = _worker_stage(stage, run_id, position)(pickle.loads(row["batch"]))
     return {"partition": row["partition"], "batch": pickle.dumps(batch)}
 
 
 class _StageActor:
-    """A stage held by an actor of a pool: built once (models load once), called per partition."""
+    """A stage held by an actor of a pool: built and set up once (models load once), called per partition."""
 
     def __init__(self, stage: StageConfig):
-        self.stage = stage.build()
+        self.stage = stage.build().ready()
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         batch = self.stage(pickle.loads(row["batch"]))
@@ -130,20 +158,42 @@ def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, r
 
     ds = ray.data.from_items([{"partition": pickle.dumps(p)} for p in todo], override_num_blocks=len(todo))
     ds = ds.map(_read_partition, fn_kwargs={"source": config.source})
-    for stage in config.stages:
+    for position, stage in enumerate(config.stages):
         res = stage.resources
         if res.concurrency:
             ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage}, concurrency=res.concurrency,
                         num_cpus=res.num_cpus, num_gpus=res.num_gpus)
         else:
             extra = {k: v for k, v in (("num_cpus", res.num_cpus), ("num_gpus", res.num_gpus)) if v is not None}
-            ds = ds.map(_run_stage, fn_kwargs={"stage": stage}, **extra)
+            ds = ds.map(_run_stage, fn_kwargs={"stage": stage, "run_id": run_id, "position": position}, **extra)
     return ds.map(_commit_partition, fn_kwargs={"output": output, "sink": config.sink, "run_id": run_id})
 
 
+def _build_stage(stage: StageConfig, position: int) -> Stage:
+    """Build ``stage`` (parameters only, no setup); a value its ``__init__`` refuses is a ``ConfigError``."""
+    try:
+        return stage.build()
+    except ValueError as exc:
+        raise ConfigError(f"stages[{position}] ({stage.name}): {exc}") from None
+
+
+def _check_stages(config: PipelineConfig) -> None:
+    """Build every stage (no setup) and check their order."""
+    stages = [_build_stage(stage, position) for position, stage in enumerate(config.stages)]
+    problems = check_order([type(stage) for stage in stages])
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def run_pipeline(config: PipelineConfig, output: str, address: str | None = None) -> RunResult:
-    """Run ``config`` into ``output``, skipping committed partitions; return what happened."""
+    """Run ``config`` into ``output``, skipping committed partitions; return what happened.
+
+    Every stage is built here first (parameters only: ``setup`` runs on the workers), so a
+    bad parameter value fails before any work, and so does a stage that reads what only a
+    later stage writes (``ConfigError``).
+    """
     output = output.rstrip("/")
+    _check_stages(config)
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)
     start = time.perf_counter()
     source = config.source.build()

@@ -1,10 +1,18 @@
-"""The stage contract: parameters in ``__init__``, one method that does the work.
+"""The stage contract: parameters in ``__init__``, what they load in ``setup``, one method that does the work.
 
 A stage subclass overrides ``process(doc)`` (one document at a time) or, when batching
 pays (model stages), ``process_batch(docs)``. It calls ``self.reject(...)`` for whatever it
 removes; the base class collects those rows, counts documents in and out, turns an
 exception on one document into a ``rejected`` row instead of a dead job, and refuses to
 let a document vanish without a reason.
+
+Lifecycle: ``__init__`` only keeps and checks parameters (cheap, so a bad value fails before
+any work); ``setup`` loads models, lists and tokenizers, and the runner calls it once per
+worker process or actor, which then serves many partitions. ``ready()`` runs ``setup`` unless
+it has run; calling the stage on a batch does so too, so a stage built in Python just works.
+
+A stage declares what it reads and writes, in the names of ``FIELDS``, so that the runner
+can refuse a pipeline in which a stage reads what only a later stage writes (``check_order``).
 """
 
 from __future__ import annotations
@@ -13,9 +21,20 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Self, Sequence
 
 from schemas import Document, Rejection
+
+# What ``reads`` and ``writes`` may name: parts of a document (``schemas.Document``).
+FIELDS = {
+    "segments": "text segments and image slots in reading order",
+    "images": "image records: URL, alt text, status",
+    "images.data": "image bytes (the KEY.N.EXT members)",
+    "images.caption": "image captions and the model that wrote them",
+    "images.scores": "per-image scores (clip_*, nsfw)",
+    "language": "language and its score",
+    "tokens": "the document as one token sequence (KEY.tokens.npy)",
+}
 
 
 @dataclass
@@ -34,14 +53,29 @@ class Stage:
 
     Subclasses set ``name`` (the key used in pipeline YAML) and ``version`` (recorded in
     each document's provenance), take their parameters as keyword arguments of
-    ``__init__``, and override ``process`` or ``process_batch``.
+    ``__init__``, load what they need in ``setup``, and override ``process`` or
+    ``process_batch``. ``reads`` names what must be there before the stage runs (not what
+    it merely uses when present), ``writes`` what it sets, both from ``FIELDS``.
     """
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
+    reads: ClassVar[frozenset[str]] = frozenset()
+    writes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self._rejected: list[Rejection] = []
+        self._set_up = False
+
+    def setup(self) -> None:
+        """Load models, lists and tokenizers; the runner calls it once per worker or actor."""
+
+    def ready(self) -> Self:
+        """Run ``setup`` unless it has run already; returns the stage."""
+        if not self._set_up:
+            self.setup()
+            self._set_up = True
+        return self
 
     def process(self, doc: Document) -> Document | None:
         """Return the (possibly changed) document, or ``None`` after calling ``reject``."""
@@ -72,7 +106,8 @@ class Stage:
             image_index=image_index, detail=detail))
 
     def __call__(self, batch: Batch) -> Batch:
-        """Run the stage on a batch, record its counts and rejections."""
+        """Run the stage on a batch (set up first if need be), record its counts and rejections."""
+        self.ready()
         self._rejected = []
         docs_in = batch.docs
         start = time.perf_counter()
@@ -97,3 +132,20 @@ class Stage:
         batch.rejected.extend(self._rejected)
         self._rejected = []
         return batch
+
+
+def check_order(stages: Sequence[type[Stage]]) -> list[str]:
+    """Problems of a pipeline's stage order: each stage that reads a field only a later stage writes.
+
+    A field no stage of the pipeline writes is taken to come from the source (a corpus source
+    brings back everything an earlier run wrote), so only the order within the pipeline is judged.
+    """
+    problems = []
+    for position, stage in enumerate(stages):
+        written_before = set().union(*(s.writes for s in stages[:position]))
+        for field_name in sorted(stage.reads - written_before):
+            later = [s.name for s in stages[position + 1:] if field_name in s.writes]
+            if later:
+                problems.append(f"stages[{position}] ({stage.name}) reads {field_name} ({FIELDS[field_name]}), "
+                                f"which only a later stage writes ({', '.join(later)}): move it after that stage")
+    return problems

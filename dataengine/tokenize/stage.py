@@ -1,11 +1,11 @@
 """``tokenize``: each document as one int32 sequence in the token layout, into ``KEY.tokens.npy``.
 
-A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``) so the
-VQ loads once per actor. ``process_batch`` decodes every image of the batch, encodes them with
-the trainer's VQ in batches of ``batch_size``, encodes all text with one ``encode_batch`` call,
-and lays each document out as ``<|bos|> text <|boi|> h w codes <|eoi|> ... <|eos|>``
-(``schemas.token_layout``) in ``Document.tokens``; the shard writer stores it as
-``KEY.tokens.npy``.
+A model stage: run it on an actor pool (``resources: {concurrency: N, num_gpus: 1}``); its
+``setup`` loads the text tokenizer and the VQ once per actor. ``process_batch`` decodes every
+image of the batch, encodes them with the trainer's VQ in batches of ``batch_size``, encodes
+all text with one ``encode_batch`` call, and lays each document out as
+``<|bos|> text <|boi|> h w codes <|eoi|> ... <|eos|>`` (``schemas.token_layout``) in
+``Document.tokens``; the shard writer stores it as ``KEY.tokens.npy``.
 
 The serialisation is the trainer's own (``trainer.data.tokenize.document_parts``), so a
 corpus tokenized here trains exactly as the trainer would have tokenized it on the fly:
@@ -55,22 +55,29 @@ class DocumentTokenizer(Stage):
 
     name = "tokenize"
     version = "1"
+    reads = frozenset({"segments", "images.data"})
+    writes = frozenset({"tokens"})
 
     def __init__(self, text_tokenizer: str = "byte", vq: str | None = None, max_grid: int = 64,
                  image_descriptions: bool = False, device: str = "auto", batch_size: int = 64):
         super().__init__()
-        from trainer.vq.tokenizer import ImageTokenizer
-
         if vq is None:
             raise ValueError("tokenize: vq (a VQ checkpoint from `trainer vq train`) is required")
         if batch_size < 1:
             raise ValueError(f"tokenize: batch_size must be at least 1, got {batch_size}")
-        self.text = load_text_tokenizer(text_tokenizer)
-        self.images = ImageTokenizer.load(vq, resolve_device(device))
-        self.layout = layout_for(self.text.vocab_size, self.images.codebook_size, self.images.grid, max_grid)
-        self.vocabulary = CorpusVocabulary(self.layout, text_tokenizer, vq, tokenizer_digest(text_tokenizer))
+        self.text_tokenizer, self.vq, self.max_grid, self.device = text_tokenizer, vq, max_grid, device
         self.image_descriptions = image_descriptions
         self.batch_size = batch_size
+
+    def setup(self) -> None:
+        """Load the text tokenizer and the VQ on the device, and lay out their vocabularies."""
+        from trainer.vq.tokenizer import ImageTokenizer
+
+        self.text = load_text_tokenizer(self.text_tokenizer)
+        self.images = ImageTokenizer.load(self.vq, resolve_device(self.device))
+        self.layout = layout_for(self.text.vocab_size, self.images.codebook_size, self.images.grid, self.max_grid)
+        self.vocabulary = CorpusVocabulary(self.layout, self.text_tokenizer, self.vq,
+                                           tokenizer_digest(self.text_tokenizer))
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

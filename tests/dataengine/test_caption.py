@@ -113,16 +113,16 @@ def test_tiny_blip_recaptions_all_with_a_prompt(tiny_blip):
 
 def test_bad_models_and_parameters_fail_clearly(tmp_path, tiny_blip):
     with pytest.raises(ValueError, match="cannot load .*nowhere"):
-        Captioner(model=str(tmp_path / "nowhere"))
+        Captioner(model=str(tmp_path / "nowhere")).ready()
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="local model directory"):
-        Captioner(model=str(tmp_path / "empty"))
+        Captioner(model=str(tmp_path / "empty")).ready()
     with pytest.raises(ValueError, match="backend must be one of"):
         Captioner(model=tiny_blip, backend="magic")
     with pytest.raises(ValueError, match="policy must be one of"):
         Captioner(model=tiny_blip, policy="some")
     with pytest.raises(ValueError, match="cannot load the unified model"):
-        Captioner(model=str(tmp_path / "empty"), backend="unified")
+        Captioner(model=str(tmp_path / "empty"), backend="unified").ready()
 
 
 def test_judge_scores_captions_against_the_scene():
@@ -149,7 +149,7 @@ def test_unified_model_captions_and_is_scored_against_the_ground_truth(tmp_path)
     vq = tmp_path / "vq.pt"
     ImageTokenizer(VQModel(VQConfig(codebook_size=64, channels=16))).save(vq)
     docs = scene_corpus_documents(6, seed=5)
-    stage = DocumentTokenizer(text_tokenizer="byte", vq=str(vq), max_grid=16, image_descriptions=True)
+    stage = DocumentTokenizer(text_tokenizer="byte", vq=str(vq), max_grid=16, image_descriptions=True).ready()
     corpus = str(tmp_path / "corpus")
     with ShardWriter(corpus, "part-a", layout=stage.layout) as writer:
         for doc in stage(Batch("p", docs)).docs:
