@@ -153,8 +153,8 @@ def publish(corpus: str, out: str, config: PlanConfig, name: str = "train", work
     vocabulary = corpus_vocabulary(corpus)
     if config.by_tokens:
         if vocabulary is None:
-            raise PublishError(f"{corpus} is not tokenized (no token_layout.json and no tokenize stage in its "
-                               "run records); balance by --docs-per-shard or tokenize it first")
+            raise PublishError(f"{corpus} is not tokenized (no token_layout.json, which a tokenize run writes); "
+                               "balance by --docs-per-shard or tokenize it first")
         for ref in refs:
             if ref.n_tokens is None:
                 rejected.append(Rejection(ref.id, None, "document", STAGE, "not_tokenized",

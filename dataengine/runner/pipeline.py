@@ -14,6 +14,12 @@ than actor pools because tasks fuse into one per partition: on 2 cores, 200 part
 language_id, text_quality and url_blocklist took 4.1 s with the cache, 8.1 s with the stages
 set up for each partition, and 43 s on actor pools of 2 per stage, which ship every batch
 from operator to operator.
+
+Corpus-level files that stages produce (``Stage.produces``, e.g. ``token_layout.json``) are
+computed on the driver before any work (``Stage.corpus_files``, which needs no setup) and
+written into the corpus when the run commits, after its last partition: a failed or killed
+run leaves none, its resume writes them, and a rerun whose files would differ from those an
+earlier run wrote is refused, since its partitions would not match the corpus's.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import itertools
 import pickle
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,12 +39,14 @@ from dataengine.errors import ConfigError
 from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
 from dataengine.runner.ray_session import init_ray
 from dataengine.shards import ShardWriter, write_rejected
-from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, shard_name, staging_dir
+from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, TMP_MARK, join, shard_name, staging_dir
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch, Stage, check_order
+from dataengine.tokenize.vocabulary import LAYOUT_FILE
 from schemas import Rejection
+from schemas.token_layout import TokenLayout
 
 if TYPE_CHECKING:
     import ray.data
@@ -126,12 +135,14 @@ def _clear_partition_outputs(output: str, partition: str) -> None:
         fs.rm(present)
 
 
-def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id: str) -> dict[str, Any]:
+def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id: str,
+                      layout: TokenLayout | None = None) -> dict[str, Any]:
     batch: Batch = pickle.loads(row["batch"])
     start = time.perf_counter()
     _clear_partition_outputs(output, batch.partition)
     written = 0
-    with ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize) as writer:
+    with ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize,
+                     layout=layout) as writer:  # the layout counts text and image tokens in the manifest
         for doc in batch.docs:
             try:
                 writer.write(doc)  # checks the document against the contract before writing any of it
@@ -153,7 +164,8 @@ def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id
     return {"partition": batch.partition, "summary": pickle.dumps(summary)}
 
 
-def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, run_id: str) -> ray.data.Dataset:
+def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, run_id: str,
+                   layout: TokenLayout | None) -> ray.data.Dataset:
     import ray.data
 
     ds = ray.data.from_items([{"partition": pickle.dumps(p)} for p in todo], override_num_blocks=len(todo))
@@ -166,7 +178,8 @@ def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, r
         else:
             extra = {k: v for k, v in (("num_cpus", res.num_cpus), ("num_gpus", res.num_gpus)) if v is not None}
             ds = ds.map(_run_stage, fn_kwargs={"stage": stage, "run_id": run_id, "position": position}, **extra)
-    return ds.map(_commit_partition, fn_kwargs={"output": output, "sink": config.sink, "run_id": run_id})
+    return ds.map(_commit_partition, fn_kwargs={"output": output, "sink": config.sink, "run_id": run_id,
+                                                "layout": layout})
 
 
 def _build_stage(stage: StageConfig, position: int) -> Stage:
@@ -177,12 +190,45 @@ def _build_stage(stage: StageConfig, position: int) -> Stage:
         raise ConfigError(f"stages[{position}] ({stage.name}): {exc}") from None
 
 
-def _check_stages(config: PipelineConfig) -> None:
-    """Build every stage (no setup) and check their order."""
+def _check_stages(config: PipelineConfig, output: str) -> dict[str, str]:
+    """Build every stage (no setup) and check their order; return the corpus files they produce, by name.
+
+    Files that differ from those already in ``output`` are refused: that corpus's partitions
+    were made by other settings.
+    """
     stages = [_build_stage(stage, position) for position, stage in enumerate(config.stages)]
     problems = check_order([type(stage) for stage in stages])
     if problems:
         raise ConfigError("; ".join(problems))
+    files: dict[str, str] = {}
+    for position, stage in enumerate(stages):
+        if not stage.produces:
+            continue
+        try:
+            made = stage.corpus_files()
+        except (OSError, ValueError) as exc:  # e.g. a tokenizer or VQ path that does not load
+            raise ConfigError(f"stages[{position}] ({stage.name}): {exc}") from None
+        for name, text in made.items():
+            if files.setdefault(name, text) != text:
+                raise ConfigError(f"two stages of the pipeline produce {name} with different contents ({stage.name})")
+    fs, root = fsspec.core.url_to_fs(output)
+    for name, text in files.items():
+        path = join(root, name)
+        if fs.exists(path) and fs.cat_file(path).decode("utf-8") != text:
+            raise ConfigError(f"{output}/{name} was written by an earlier run with other settings, so that run's "
+                              f"partitions do not match this one's: write this run into a new output")
+    return files
+
+
+def _write_corpus_files(output: str, files: dict[str, str]) -> None:
+    """Write each file under a temporary name and rename it into place: readers never see half of one."""
+    fs, root = fsspec.core.url_to_fs(output)
+    if files:
+        fs.makedirs(root, exist_ok=True)
+    for name, text in files.items():
+        tmp = join(root, f".{name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+        fs.pipe_file(tmp, text.encode("utf-8"))
+        fs.mv(tmp, join(root, name))
 
 
 def run_pipeline(config: PipelineConfig, output: str, address: str | None = None) -> RunResult:
@@ -190,10 +236,11 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
 
     Every stage is built here first (parameters only: ``setup`` runs on the workers), so a
     bad parameter value fails before any work, and so does a stage that reads what only a
-    later stage writes (``ConfigError``).
+    later stage writes, or corpus files that differ from those already in ``output``
+    (``ConfigError``).
     """
     output = output.rstrip("/")
-    _check_stages(config)
+    files = _check_stages(config, output)
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)
     start = time.perf_counter()
     source = config.source.build()
@@ -209,12 +256,14 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     with record.running():
         if todo:
             init_ray(address)
-            for row in _build_dataset(config, todo, output, record.run_id).iter_rows():
+            layout = TokenLayout.from_json(files[LAYOUT_FILE]) if LAYOUT_FILE in files else None
+            for row in _build_dataset(config, todo, output, record.run_id, layout).iter_rows():
                 summary = pickle.loads(row["summary"])
                 record.add(summary["counts"], summary["seconds"])
                 result.partitions_done += 1
                 result.documents += summary["documents"]
                 result.rejected.update(tuple(r) for r in summary["rejected"])
                 record.partitions["done"] = result.partitions_done
+        _write_corpus_files(output, files)  # every partition is committed: the run commits
         record.add({}, {"total": time.perf_counter() - start})
     return result

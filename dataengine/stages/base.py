@@ -12,7 +12,10 @@ worker process or actor, which then serves many partitions. ``ready()`` runs ``s
 it has run; calling the stage on a batch does so too, so a stage built in Python just works.
 
 A stage declares what it reads and writes, in the names of ``FIELDS``, so that the runner
-can refuse a pipeline in which a stage reads what only a later stage writes (``check_order``).
+can refuse a pipeline in which a stage reads what only a later stage writes (``check_order``),
+and the corpus-level files it produces (``produces``, e.g. ``token_layout.json``), whose
+contents ``corpus_files()`` returns from the parameters alone (the runner asks on its driver,
+without ``setup``, and writes them when the run commits).
 """
 
 from __future__ import annotations
@@ -55,13 +58,15 @@ class Stage:
     each document's provenance), take their parameters as keyword arguments of
     ``__init__``, load what they need in ``setup``, and override ``process`` or
     ``process_batch``. ``reads`` names what must be there before the stage runs (not what
-    it merely uses when present), ``writes`` what it sets, both from ``FIELDS``.
+    it merely uses when present), ``writes`` what it sets, both from ``FIELDS``;
+    ``produces`` names the corpus files it writes through ``corpus_files``.
     """
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     reads: ClassVar[frozenset[str]] = frozenset()
     writes: ClassVar[frozenset[str]] = frozenset()
+    produces: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self._rejected: list[Rejection] = []
@@ -76,6 +81,10 @@ class Stage:
             self.setup()
             self._set_up = True
         return self
+
+    def corpus_files(self) -> dict[str, str]:
+        """The contents of the files named in ``produces``, by name; needs no ``setup``, so load only what they need."""
+        return {}
 
     def process(self, doc: Document) -> Document | None:
         """Return the (possibly changed) document, or ``None`` after calling ``reject``."""

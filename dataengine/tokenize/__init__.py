@@ -5,6 +5,6 @@
 - ``stage``: ``DocumentTokenizer``, the pipeline stage ``tokenize`` (text ids and the trainer's
   VQ codes, serialised in ``schemas.token_layout``, into ``Document.tokens``).
 - ``vocabulary``: which tokenizers and layout a corpus was tokenized with
-  (``CORPUS/token_layout.json`` and ``CORPUS/tokenizer.json``).
+  (``CORPUS/token_layout.json`` and ``CORPUS/tokenizer.json``, written when a tokenize run commits).
 - ``commands``: ``dataengine tokenizer train``.
 """

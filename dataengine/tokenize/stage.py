@@ -18,11 +18,13 @@ figcaption that the page also has as the next text segment is said once).
 An image whose bytes do not decode fails in place (image-level ``rejected`` row
 ``undecodable_image``); a document left with neither text nor images is rejected
 (``nothing_to_tokenize``).
+
+The stage produces ``token_layout.json`` and ``tokenizer.json`` (``tokenize.vocabulary``): the
+runner writes them beside ``shards/`` when the run commits, so the corpus trains as it is.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -30,8 +32,8 @@ import numpy as np
 from dataengine.caption.policy import description
 from dataengine.filters.images import fail_image
 from dataengine.stages.base import Stage
-from dataengine.tokenize.text import load_text_tokenizer, tokenizer_digest
-from dataengine.tokenize.vocabulary import CorpusVocabulary, layout_for
+from dataengine.tokenize.text import TextTokenizer, load_text_tokenizer, tokenizer_digest
+from dataengine.tokenize.vocabulary import LAYOUT_FILE, TOKENIZER_FILE, CorpusVocabulary, layout_for, vocabulary_files
 from schemas import Document
 from schemas.token_layout import ImageCodes, Part
 
@@ -57,6 +59,7 @@ class DocumentTokenizer(Stage):
     version = "1"
     reads = frozenset({"segments", "images.data"})
     writes = frozenset({"tokens"})
+    produces = (LAYOUT_FILE, TOKENIZER_FILE)
 
     def __init__(self, text_tokenizer: str = "byte", vq: str | None = None, max_grid: int = 64,
                  image_descriptions: bool = False, device: str = "auto", batch_size: int = 64):
@@ -69,21 +72,26 @@ class DocumentTokenizer(Stage):
         self.image_descriptions = image_descriptions
         self.batch_size = batch_size
 
+    def _vocabulary(self, text: TextTokenizer, images: Any) -> CorpusVocabulary:
+        """The vocabulary of the loaded text tokenizer and VQ (``trainer.vq.tokenizer.ImageTokenizer``)."""
+        layout = layout_for(text.vocab_size, images.codebook_size, images.grid, self.max_grid)
+        return CorpusVocabulary(layout, self.text_tokenizer, self.vq, tokenizer_digest(self.text_tokenizer))
+
     def setup(self) -> None:
         """Load the text tokenizer and the VQ on the device, and lay out their vocabularies."""
         from trainer.vq.tokenizer import ImageTokenizer
 
         self.text = load_text_tokenizer(self.text_tokenizer)
         self.images = ImageTokenizer.load(self.vq, resolve_device(self.device))
-        self.layout = layout_for(self.text.vocab_size, self.images.codebook_size, self.images.grid, self.max_grid)
-        self.vocabulary = CorpusVocabulary(self.layout, self.text_tokenizer, self.vq,
-                                           tokenizer_digest(self.text_tokenizer))
+        self.vocabulary = self._vocabulary(self.text, self.images)
+        self.layout = self.vocabulary.layout
 
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Default parameter values (how a run record that omits one is read back)."""
-        return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
-                if p.default is not inspect.Parameter.empty}
+    def corpus_files(self) -> dict[str, str]:
+        """``token_layout.json`` and ``tokenizer.json``; the tokenizers are read on the CPU, only for their sizes."""
+        from trainer.vq.tokenizer import ImageTokenizer
+
+        text, images = load_text_tokenizer(self.text_tokenizer), ImageTokenizer.load(self.vq)
+        return vocabulary_files(self._vocabulary(text, images))
 
     def _decode_images(self, docs: list[Document]) -> dict[tuple[int, int], Any]:
         """Every ``ok`` image decoded and cut to the VQ's input square, keyed by (document position, image index).

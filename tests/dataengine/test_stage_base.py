@@ -123,6 +123,7 @@ def test_every_stage_declares_known_fields_and_the_sample_pipelines_are_in_order
     classes = {name: resolve(STAGES, name, "stage") for name in STAGES}
     for name, cls in classes.items():
         assert cls.reads | cls.writes <= set(FIELDS), name
+    assert classes["tokenize"].produces == ("token_layout.json", "tokenizer.json")
     for path in sorted((REPO / "pipelines").glob("*.yaml")):
         raw = yaml.safe_load(path.read_text())
         assert check_order([classes[s["name"]] for s in raw["stages"]]) == [], path.name

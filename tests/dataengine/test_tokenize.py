@@ -1,4 +1,4 @@
-"""Text tokenizers, ``dataengine tokenizer train`` and the ``tokenize`` stage, on real text and images."""
+"""Text tokenizers, ``dataengine tokenizer train``, the ``tokenize`` stage and its runs, on real text and images."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from scene_documents import (corrupt_image, failed_image, make_document, photo_i
 
 from dataengine.catalog.validate import validate_corpus  # noqa: E402
 from dataengine.cli import main  # noqa: E402
+from dataengine.errors import ConfigError  # noqa: E402
+from dataengine.runner.config import PipelineConfig, parse_pipeline  # noqa: E402
+from dataengine.runner.pipeline import run_pipeline  # noqa: E402
 from dataengine.shards import ShardReader, ShardWriter, list_shards  # noqa: E402
 from dataengine.shards.run_record import RunRecord  # noqa: E402
 from dataengine.shards.writer import encode_document  # noqa: E402
@@ -27,6 +30,10 @@ from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary  
 from schemas.token_layout import SPECIALS, ImageCodes  # noqa: E402
 
 torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"model.dim": 32, "model.n_heads": 2, "model.n_kv_heads": 1, "model.n_layers": 1, "data.seq_len": 96,
+        "data.batch_size": 2, "data.num_workers": 0, "train.warmup_steps": 1}
 
 TEXTS = ["Two red circles on the left and one blue square in the center.",
          "Ünïcödé façade — naïve café, 日本語のテキスト, emoji 🎨 and tabs\tand  double  spaces.",
@@ -195,17 +202,64 @@ def test_tokenized_shards_validate_and_count_tokens_per_modality(bpe, vq, tmp_pa
     assert corpus_layout(corpus) == stage.layout  # the trainer finds the layout beside the shards
 
 
-def test_vocabulary_is_recovered_from_the_run_record(bpe, vq, tmp_path):
-    corpus = str(tmp_path / "corpus")
-    with ShardWriter(corpus, "part-a") as writer:
-        writer.write(make_document("/x.html", ["Some text."]))
-    assert corpus_vocabulary(corpus) is None
+def scene_partitions(corpus: str, n: int) -> None:
+    """``n`` partitions of three scene documents each, untokenized."""
+    for k in range(n):
+        with ShardWriter(corpus, f"part-{k}") as writer:
+            for doc in scene_corpus_documents(3, seed=k, tag=f"part-{k}"):
+                writer.write(doc)
+
+
+def tokenize_config(source: str, bpe: str, vq: str, max_grid: int = 32) -> PipelineConfig:
+    """``pipelines/tokenize.yaml`` without its caption stage: tokenize on an actor pool of one."""
+    return parse_pipeline({"name": "tokenize", "source": {"kind": "corpus", "path": source}, "stages": [
+        {"name": "tokenize", "params": {"text_tokenizer": bpe, "vq": vq, "max_grid": max_grid,
+                                        "image_descriptions": True}, "resources": {"concurrency": 1}}]})
+
+
+def test_vocabulary_is_what_the_tokenize_run_wrote(ray_session, bpe, vq, tmp_path):
+    source, out = str(tmp_path / "corpus"), str(tmp_path / "tokenized")
+    scene_partitions(source, 1)
+    assert corpus_vocabulary(source) is None
     record = RunRecord("20200101T000000Z-aaaaaa", "tokenize", {"stages": [
-        {"name": "tokenize", "params": {"text_tokenizer": bpe, "vq": vq, "max_grid": 32}}]}, corpus)
+        {"name": "tokenize", "params": {"text_tokenizer": bpe, "vq": vq, "max_grid": 32}}]}, source)
     record.finish("completed")
     record.save()
-    vocab = corpus_vocabulary(corpus)
+    assert corpus_vocabulary(source) is None  # a run record is not a vocabulary: the run writes the files
+    run_pipeline(tokenize_config(source, bpe, vq), out)
+    vocab = corpus_vocabulary(out)
     assert (vocab.layout.text_vocab_size, vocab.layout.codebook_size, vocab.layout.max_grid) == (400, 64, 32)
+    assert (vocab.text, vocab.vq) == (bpe, vq) and len(vocab.text_sha256) == 64
+
+
+def test_a_tokenized_corpus_trains_without_a_publish_step(ray_session, bpe, vq, tmp_path):
+    from trainer.cli import main as trainer
+
+    source, out = str(tmp_path / "corpus"), str(tmp_path / "tokenized")
+    scene_partitions(source, 3)
+    result = run_pipeline(tokenize_config(source, bpe, vq), out)
+    assert result.partitions_done == 3 and result.documents == 9
+    assert validate_corpus(out) == []
+    assert [p.name for p in Path(out).iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert trainer(["train", str(REPO / "trainer" / "configs" / "tiny.yaml"), "--data", out, "--out",
+                    str(tmp_path / "run"), "--max-steps", "2", "--device", "cpu", "--quiet",
+                    "--set", f"tokenizer.text={bpe}", *(f"--set={k}={v}" for k, v in TINY.items())]) == 0
+    assert (tmp_path / "run" / "token_layout.json").read_text() == (Path(out) / "token_layout.json").read_text()
+
+
+def test_corpus_files_on_rerun_resume_and_other_settings(ray_session, bpe, vq, tmp_path):
+    source, out = str(tmp_path / "corpus"), tmp_path / "tokenized"
+    scene_partitions(source, 2)
+    run_pipeline(tokenize_config(source, bpe, vq), str(out))
+    written = {name: (out / name).read_text() for name in ("token_layout.json", "tokenizer.json")}
+    for name in written:
+        (out / name).unlink()  # as a driver killed after its last commit leaves the corpus
+    rerun = run_pipeline(tokenize_config(source, bpe, vq), str(out))
+    assert rerun.partitions_skipped == 2 and rerun.partitions_done == 0
+    assert {name: (out / name).read_text() for name in written} == written  # the resume commits the run
+    with pytest.raises(ConfigError, match="token_layout.json was written by an earlier run with other settings"):
+        run_pipeline(tokenize_config(source, bpe, vq, max_grid=16), str(out))
+    assert {name: (out / name).read_text() for name in written} == written
 
 
 def test_tokenizer_train_command_records_the_tokenizer(tmp_path, capsys):
