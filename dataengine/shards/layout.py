@@ -67,6 +67,24 @@ def staging_dir(root: str, partition: str) -> str:
     return join(root, STAGING, check_partition(partition))
 
 
+def make_staging(fs: fsspec.AbstractFileSystem, root: str, partition: str) -> str:
+    """Create ``partition``'s staging folder and return it.
+
+    Another partition releasing ``.staging`` (``release_staging``) can remove it between the
+    two folders ``makedirs`` creates; creating again then succeeds, since the folder of a
+    partition is never removed by anyone else.
+    """
+    staging = staging_dir(root, partition)
+    for _ in range(10):
+        try:
+            fs.makedirs(staging, exist_ok=True)
+            return staging
+        except FileNotFoundError:
+            continue
+    fs.makedirs(staging, exist_ok=True)
+    return staging
+
+
 def temp_name(path: str, staging: str) -> str:
     """A temporary name for ``path`` in the folder ``staging`` (random suffix: attempts never collide)."""
     return join(staging, f"{path.rsplit('/', 1)[-1]}{TMP_MARK}{uuid.uuid4().hex[:12]}")

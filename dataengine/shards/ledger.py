@@ -15,7 +15,7 @@ from typing import Any
 
 import fsspec
 
-from dataengine.shards.layout import release_staging, staging_dir
+from dataengine.shards.layout import make_staging, release_staging
 
 
 class Ledger:
@@ -43,8 +43,7 @@ class Ledger:
         The entry is the last file of a commit, so the partition's staging folder goes with it.
         """
         self.fs.makedirs(self.path, exist_ok=True)
-        staging = staging_dir(self.corpus_path, partition)
-        self.fs.makedirs(staging, exist_ok=True)
+        staging = make_staging(self.fs, self.corpus_path, partition)
         body = {"partition": partition, "committed_at": datetime.now(timezone.utc).isoformat(), **entry}
         tmp = f"{staging}/{partition}.json.tmp-{uuid.uuid4().hex[:12]}"
         with self.fs.open(tmp, "w") as f:

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataengine.shards.layout import (IMAGES, MANIFEST, REJECTED, SHARDS, TAR, check_partition,
-                                      fs_and_path, image_extension, join, release_staging, shard_name,
-                                      staging_dir, temp_name)
+                                      fs_and_path, image_extension, join, make_staging, release_staging,
+                                      shard_name, temp_name)
 from schemas import Document, Rejection, TokenLayout, document_problems, tables
 from schemas.validate import DocumentError
 
@@ -152,8 +152,7 @@ class _OpenShard:
     def __init__(self, fs, root: str, name: str, partition: str):
         self.fs, self.name, self.partition = fs, name, partition
         self.final = {ext: join(root, SHARDS, name + ext) for ext in (TAR, MANIFEST, IMAGES)}
-        staging = staging_dir(root, partition)
-        fs.makedirs(staging, exist_ok=True)
+        staging = make_staging(fs, root, partition)
         self.temp = {ext: temp_name(path, staging) for ext, path in self.final.items()}
         self.file = fs.open(self.temp[TAR], "wb")
         self.tar = tarfile.open(fileobj=self.file, mode="w", format=TAR_FORMAT, encoding=TAR_ENCODING)
@@ -348,8 +347,7 @@ def write_rejected(out_dir: str, partition: str, rejections: list[Rejection]) ->
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=tables.REJECTED)
     final = join(folder, partition + MANIFEST)
-    staging = staging_dir(root, partition)
-    fs.makedirs(staging, exist_ok=True)
+    staging = make_staging(fs, root, partition)
     temp = temp_name(final, staging)
     try:
         _write_table(fs, temp, table)

@@ -220,3 +220,29 @@ def test_a_commit_lists_no_folder_that_grows_with_the_corpus(tmp_path):
     assert not (tmp_path / "c" / ".staging").exists()
     assert len(Ledger(str(tmp_path / "c")).committed()) == 21
     assert validate_corpus(str(tmp_path / "c")) == []
+
+
+def _commit_small(root: str, k: int) -> int:
+    import pickle
+
+    from dataengine.runner.config import SinkConfig
+    from dataengine.runner.pipeline import _commit_partition
+    from dataengine.stages.base import Batch
+    from schemas import Document, Segment, SourceRef
+
+    p = f"p{k:04d}"
+    docs = [Document(f"{p}{i:020d}", f"https://e.test/{p}/{i}", SourceRef("warc", p),
+                     segments=[Segment.of_text(f"Text {i} of {p}.")]) for i in range(2)]
+    _commit_partition({"batch": pickle.dumps(Batch(p, docs))}, root, SinkConfig(), "run")
+    return k
+
+
+def test_concurrent_commits_share_the_staging_folder(tmp_path):
+    # Each commit removes .staging once it is empty while others create their folder inside it.
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    with ProcessPoolExecutor(4) as pool:
+        assert sorted(pool.map(partial(_commit_small, str(tmp_path)), range(200))) == list(range(200))
+    assert len(Ledger(str(tmp_path)).committed()) == 200
+    assert validate_corpus(str(tmp_path)) == []
