@@ -16,16 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("dataengine", "trainer", "schemas")
 
-# Cycles that exist today, each one strongly connected set of modules. Owned by other work of
-# issue 13; remove an entry when its cycle is gone (the test says so). Never add one.
-KNOWN_CYCLES = {
-    # tokenize/stage.py imports vocabulary.py; vocabulary.py rebuilds the layout with the stage's
-    # DocumentTokenizer (a lazy import). Goes with item 2: token_layout.json written when a tokenize
-    # run commits, so vocabulary.py no longer needs the stage.
-    frozenset({"dataengine.tokenize.stage", "dataengine.tokenize.vocabulary"}),
-}
-
-
 def project_modules() -> dict[str, tuple[Path, bool]]:
     """Dotted name -> (source file, whether it is a package's ``__init__``) for every project module."""
     modules: dict[str, tuple[Path, bool]] = {}
@@ -121,12 +111,9 @@ def test_the_graph_sees_lazy_and_relative_imports():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == {frozenset("abc")}
 
 
-def test_no_import_cycle_beyond_the_known_ones():
-    found = cycles(import_graph())
-    new = [sorted(c) for c in found - KNOWN_CYCLES]
-    assert not new, f"import cycles: {new}"
-    gone = [sorted(c) for c in KNOWN_CYCLES - found]
-    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES: {gone}"
+def test_no_import_cycle():
+    found = [sorted(c) for c in cycles(import_graph())]
+    assert not found, f"import cycles: {found}"
 
 
 def test_engine_and_trainer_import_one_way():
