@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "in rejected/ with stage 'optout' and reason 'optout_list'.")
     p.add_argument("corpus", help="corpus path or URL (s3://bucket/corpus)")
     p.add_argument("list", help="opt-out list file (local path or URL)")
+    p.add_argument("--local", action="store_true", help="rewrite every partition in this process instead of on Ray")
+    p.add_argument("--address", default=None, help="Ray address; default starts a local Ray")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -32,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if not len(optout):
         raise UsageError(f"opt-out list {args.list} has no entries")
     try:
-        report = apply_optout(args.corpus, optout, args.list)
+        report = apply_optout(args.corpus, optout, args.list, executor="local" if args.local else "ray",
+                              address=args.address, progress=not args.quiet)
     except CorpusError as exc:
         raise UsageError(str(exc)) from None
     print(report.line())

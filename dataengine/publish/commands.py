@@ -14,7 +14,7 @@ def _publish(args: argparse.Namespace) -> int:
     try:
         config = PlanConfig(args.world_size, args.docs_per_shard, args.tokens_per_shard, args.seed)
         result = publish(args.corpus, args.out, config, name=args.name, workers=args.workers,
-                         progress=not args.quiet)
+                         progress=not args.quiet, executor="local" if args.local else "ray", address=args.address)
     except (PublishError, CorpusError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     docs = [s.n_docs for s in result.shards]
@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     size.add_argument("--docs-per-shard", type=int, help="about this many documents per shard")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default 0)")
     p.add_argument("--name", default="train", help="shard name prefix (default train)")
-    p.add_argument("--workers", type=int, default=4, help="shards written at once (default 4)")
+    p.add_argument("--workers", type=int, default=4, help="final shards written at once (default 4)")
+    p.add_argument("--local", action="store_true", help="write every shard in this process instead of on Ray")
+    p.add_argument("--address", default=None, help="Ray address; default starts a local Ray")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_publish)
