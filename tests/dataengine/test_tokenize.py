@@ -27,7 +27,7 @@ from dataengine.stages.base import Batch  # noqa: E402
 from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
 from dataengine.tokenize.text import MIN_BPE_VOCAB, load_text_tokenizer, train_bpe  # noqa: E402
 from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary  # noqa: E402
-from schemas.token_layout import SPECIALS, ImageCodes  # noqa: E402
+from schemas.token_layout import SPECIALS, ImageCodes, TokenLayout  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -163,6 +163,52 @@ def test_serialisation_is_the_trainers_own(bpe, vq, tmp_path):
         members.pop(f"{doc.id}.tokens.npy")
         sample = {"__key__": doc.id, **{name[len(doc.id) + 1:]: data for name, data in members.items()}}
         np.testing.assert_array_equal(theirs(sample), ours[doc.id])
+
+
+def pinned_document():
+    """A small page: a literal special token, a captioned image whose caption the next text repeats, a failed
+    image, an image with usable alt text."""
+    captioned, _ = scene_image(0, 1, alt="One red circle.")
+    captioned.caption, captioned.caption_model = "A model's caption.", "some-model"
+    alt_only, _ = scene_image(0, 2, alt="Two blue squares.")
+    return make_document("/pin.html", ["Hi <|eos|> é.", "Next.", captioned, "A model's caption. More.",
+                                       failed_image(0), alt_only, "End."])
+
+
+# The text parts of ``pinned_document`` as ids, per text tokenizer and with/without image descriptions.
+PINNED_BYTE = [list(b"Hi <|eos|> \xc3\xa9.\n\nNext."), list(b"A model's caption. More."), list(b"End.")]
+PINNED_BYTE_DESCRIBED = PINNED_BYTE[:2] + [list(b"Two blue squares.\n\nEnd.")]
+PINNED_BPE = [[44, 77, 288, 389, 281, 225, 282, 18, 203, 203, 295, 92, 88, 18],
+              [37, 225, 81, 83, 72, 73, 80, 11, 87, 285, 69, 84, 88, 77, 83, 82, 18, 225, 49, 83, 280, 18],
+              [41, 82, 72, 18]]
+PINNED_BPE_DESCRIBED = PINNED_BPE[:2] + [[386, 352, 330, 374, 300, 87, 18, 203, 203, 41, 82, 72, 18]]
+
+
+def test_a_small_documents_tokens_are_pinned(bpe, vq):
+    from trainer.data.tokenize import DocumentTokenizer as TrainerTokenizer
+    from trainer.text_tokenizer import load_text_tokenizer as trainer_text
+    from trainer.vq.tokenizer import ImageTokenizer
+
+    images = ImageTokenizer.load(vq)
+    for spec, text_vocab, plain, described in (("byte", 256, PINNED_BYTE, PINNED_BYTE_DESCRIBED),
+                                               (bpe, 400, PINNED_BPE, PINNED_BPE_DESCRIBED)):
+        for describe, texts in ((False, plain), (True, described)):
+            stage = DocumentTokenizer(text_tokenizer=spec, vq=vq, image_descriptions=describe)
+            doc = stage(Batch("p", [pinned_document()])).docs[0]
+            assert stage.layout == TokenLayout(text_vocab, 64, 64)
+            codes = images.encode([doc.images[0].data, doc.images[2].data])
+            want = stage.layout.encode([np.array(texts[0]), ImageCodes(codes[0]), np.array(texts[1]),
+                                        ImageCodes(codes[1]), np.array(texts[2])])
+            np.testing.assert_array_equal(doc.tokens, want)
+            assert doc.tokens[:3].tolist() == [stage.layout.bos, *texts[0][:2]]
+    # The trainer lays an untokenized sample out as the stage does without descriptions.
+    stage = DocumentTokenizer(text_tokenizer="byte", vq=vq)
+    doc = stage(Batch("p", [pinned_document()])).docs[0]
+    members = dict(encode_document(doc))
+    members.pop(f"{doc.id}.tokens.npy")
+    sample = {"__key__": doc.id, **{name[len(doc.id) + 1:]: data for name, data in members.items()}}
+    theirs = TrainerTokenizer(stage.layout, trainer_text("byte"), images, pair_order="as_is")
+    np.testing.assert_array_equal(theirs(sample), doc.tokens)
 
 
 def test_image_descriptions_follow_their_image_once(bpe, vq):
