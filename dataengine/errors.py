@@ -7,21 +7,21 @@ the sources). Each carries a one-line message meant for the user; the CLI prints
 ``dataengine: error: MESSAGE`` without a traceback.
 
 An error that only one module raises and its own command reports stays beside that module
-(``catalog.ReadOnlyError``, ``publish.PublishError``, ``dedup.config.DedupConfigError``).
-The trainer has its own errors: it never imports ``dataengine``.
+(``catalog.ReadOnlyError``, ``publish.PublishError``). ``ConfigError`` is the one error of the
+config loader that the engine and the trainer share (``schemas.config``; the trainer never
+imports ``dataengine``), so a bad key reads the same in a pipeline, the dedup settings and a
+training config.
 """
 
 from __future__ import annotations
+
+from schemas.config import ConfigError
 
 __all__ = ["ConfigError", "CorpusError", "UsageError"]
 
 
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, without a traceback."""
-
-
-class ConfigError(ValueError):
-    """A pipeline file or a source's settings are wrong; the message names the key."""
 
 
 class CorpusError(Exception):

@@ -10,29 +10,17 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
 
-import yaml
-
+from schemas.config import parse_overrides
 from trainer.config import ConfigError, CorpusSpec
 from trainer.data.shards import CorpusError
-
-
-def _overrides(pairs: list[str]) -> dict[str, Any]:
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or "." not in key:
-            raise ConfigError(f"--set {pair!r}: expected SECTION.KEY=VALUE, e.g. train.lr=1e-3")
-        out[key] = yaml.safe_load(value)
-    return out
 
 
 def cmd_vq_train(args: argparse.Namespace) -> int:
     """``trainer vq train CONFIG --data CORPUS --out DIR``."""
     from trainer.vq.train import load_vq_train_config, train_vq
 
-    cfg = load_vq_train_config(args.config, _overrides(args.set))
+    cfg = load_vq_train_config(args.config, parse_overrides(args.set or []))
     report = train_vq(cfg, args.data, args.out, max_steps=args.max_steps, progress=not args.quiet)
     print(json.dumps(report))
     return 0
@@ -47,9 +35,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from trainer.train.ray_launcher import train_on_ray
 
         train_on_ray(args.config, args.data or [], args.out, args.ray_workers, args.ray_gpu, vq=args.vq,
-                     max_steps=args.max_steps, resume=args.resume, overrides=_overrides(args.set))
+                     max_steps=args.max_steps, resume=args.resume, overrides=parse_overrides(args.set or []))
         return 0
-    cfg = load_run_config(args.config, _overrides(args.set))
+    cfg = load_run_config(args.config, parse_overrides(args.set or []))
     corpora = [CorpusSpec(path) for path in args.data] if args.data else cfg.data.mixture
     rows = train(cfg, corpora, args.out, vq=args.vq, max_steps=args.max_steps, resume=args.resume,
                  device=args.device, progress=not args.quiet)

@@ -4,7 +4,8 @@ A run config has five sections: ``model`` (the transformer), ``tokenizer`` (text
 and VQ image tokenizer), ``data`` (packing, batch, mixture, modality loss weights),
 ``train`` (optimiser, schedule, checkpoints) and optional ``stages`` (progressive training:
 which parameters train, which data mixture and sequence length, for how many steps).
-Unknown keys are errors, so a typo never silently falls back to a default.
+Unknown keys are errors, so a typo never silently falls back to a default. The YAML is read
+by the loader shared with the engine (``schemas.config``); its ``ConfigError`` is this module's.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import yaml
-
+from schemas.config import ConfigError, from_mapping, load
 from trainer.model import ModelConfig
 
-T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config file or value is wrong; the message names the key and the problem."""
+__all__ = [
+    "ConfigError",
+    "CorpusSpec",
+    "DataConfig",
+    "RunConfig",
+    "StageConfig",
+    "TokenizerConfig",
+    "TrainConfig",
+    "load_run_config",
+    "run_config_from_dict",
+]
 
 
 @dataclass
@@ -62,11 +68,11 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.pair_order not in ("as_is", "random"):
-            raise ConfigError(f"data.pair_order must be 'as_is' or 'random', got {self.pair_order!r}")
+            raise ConfigError(f"pair_order must be 'as_is' or 'random', got {self.pair_order!r}")
         if not 0.0 <= self.condition_dropout < 1.0:
-            raise ConfigError(f"data.condition_dropout must be in [0, 1), got {self.condition_dropout}")
+            raise ConfigError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
         if self.seq_len < 8:
-            raise ConfigError(f"data.seq_len must be at least 8, got {self.seq_len}")
+            raise ConfigError(f"seq_len must be at least 8, got {self.seq_len}")
 
 
 @dataclass
@@ -127,60 +133,11 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def build(cls: type[T], obj: Any, where: str) -> T:
-    """Construct dataclass ``cls`` from a dict, recursing into nested dataclasses and lists of them."""
-    if obj is None:
-        obj = {}
-    if not isinstance(obj, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(obj).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(obj) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
-    kwargs = {}
-    for name, value in obj.items():
-        kwargs[name] = _convert(fields[name].type, value, f"{where}.{name}")
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-_NESTED = {"ModelConfig": ModelConfig, "TokenizerConfig": TokenizerConfig, "DataConfig": DataConfig,
-           "TrainConfig": TrainConfig, "StageConfig": StageConfig, "CorpusSpec": CorpusSpec}
-
-
-def _convert(annotation: Any, value: Any, where: str) -> Any:
-    text = str(annotation)
-    for name, cls in _NESTED.items():
-        if text == name:
-            return build(cls, value, where)
-        if text == f"list[{name}]":
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
-            return [build(cls, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if text.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
 def load_run_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Read a run config from YAML; ``overrides`` maps ``section.key`` to a value."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
-    for dotted, value in (overrides or {}).items():
-        section, key = dotted.split(".", 1)
-        raw.setdefault(section, {})[key] = value
-    return build(RunConfig, raw, str(path))
+    """Read a run config from YAML; ``overrides`` maps dotted keys (``train.lr``) to values."""
+    return load(RunConfig, path, overrides, what="training config")
 
 
 def run_config_from_dict(raw: dict[str, Any]) -> RunConfig:
     """Rebuild a ``RunConfig`` from ``to_dict()`` output (as saved in a run directory)."""
-    return build(RunConfig, raw, "run config")
+    return from_mapping(RunConfig, raw)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dataengine.errors import CorpusError, UsageError
+from dataengine.errors import ConfigError, CorpusError, UsageError
 
 
 def _dedup(args: argparse.Namespace) -> int:
-    from dataengine.dedup.config import DedupConfigError, load_config
+    from dataengine.dedup.config import load_config
     from dataengine.dedup.phase import run_dedup
 
     try:
         config = load_config(args.config, args.set)
         result = run_dedup(args.corpus, config, out=args.out, executor="local" if args.local else "ray",
                            address=args.address)
-    except (DedupConfigError, CorpusError) as exc:
+    except (ConfigError, CorpusError) as exc:
         raise UsageError(str(exc)) from None
     print(f"dedup {result.run_id}: {result.documents_in} documents in, {result.documents_out} kept, "
           f"{result.partitions_rewritten} partitions rewritten, {result.seconds.get('total', 0):.1f} s")

@@ -7,7 +7,8 @@ A dedup YAML is a mapping of these fields, optionally under a top-level ``dedup:
       phash_threshold: 8
       repeated_image_max_docs: 10
 
-Unknown keys and values of the wrong kind fail early with the key's name.
+Unknown keys and values of the wrong kind fail early with the key's name: the file is read by
+the loader every config shares (``schemas.config``), and ``DedupConfigError`` is its ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dataengine.shards import MiB
+from schemas.config import ConfigError, load, parse_overrides
 
 SHINGLE_KINDS = ("word", "char")
 
-
-class DedupConfigError(ValueError):
-    """A dedup setting is wrong; the message names the key."""
+DedupConfigError = ConfigError  # the name ``dedup`` callers know; the one config error of every loader
 
 
 @dataclass
@@ -110,49 +108,7 @@ class DedupConfig:
         return dataclasses.asdict(self)
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    # YAML gives ints for whole floats ("0.8" stays float, "1" is int): accept ints for float fields
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise DedupConfigError(f"{name}: expected true or false, got {value!r}")
-    elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def make_config(values: dict[str, Any]) -> DedupConfig:
-    """A ``DedupConfig`` from a mapping; unknown keys fail naming the key and the known ones."""
-    fields = {f.name: f for f in dataclasses.fields(DedupConfig)}
-    out = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise DedupConfigError(f"unknown dedup setting {key!r}; known: {', '.join(fields)}")
-        out[key] = _coerce(key, value, fields[key].default)
-    try:
-        return DedupConfig(**out)
-    except TypeError as exc:
-        raise DedupConfigError(str(exc)) from None
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DedupConfig:
     """Read a dedup YAML (or start from the defaults) and apply ``key=value`` overrides."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise DedupConfigError(f"{path}: dedup config file not found")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise DedupConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
-        if isinstance(raw, dict) and set(raw) == {"dedup"}:
-            raw = raw["dedup"] or {}
-        if not isinstance(raw, dict):
-            raise DedupConfigError(f"{path}: expected a mapping of dedup settings")
-        values.update(raw)
-    for item in overrides or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise DedupConfigError(f"--set {item!r}: expected key=value")
-        values[key.strip()] = yaml.safe_load(text) if text else None
-    return make_config(values)
+    return load(DedupConfig, path, parse_overrides(overrides or []), what="dedup config", section="dedup",
+                noun="dedup setting")

@@ -38,12 +38,12 @@ class VQConfig:
     def __post_init__(self) -> None:
         levels = int(round(math.log2(self.downsample)))
         if 2 ** levels != self.downsample:
-            raise ValueError(f"vq.downsample must be a power of two, got {self.downsample}")
+            raise ValueError(f"downsample must be a power of two, got {self.downsample}")
         if len(self.channel_mult) != levels:
-            raise ValueError(f"vq.channel_mult needs {levels} entries for downsample {self.downsample}, "
+            raise ValueError(f"channel_mult needs {levels} entries for downsample {self.downsample}, "
                              f"got {len(self.channel_mult)}")
         if self.resolution % self.downsample:
-            raise ValueError(f"vq.resolution {self.resolution} is not a multiple of downsample {self.downsample}")
+            raise ValueError(f"resolution {self.resolution} is not a multiple of downsample {self.downsample}")
 
     @property
     def grid(self) -> int:

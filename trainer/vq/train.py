@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from tqdm import tqdm
 
-from trainer.config import ConfigError, build
+from schemas.config import ConfigError, load
 from trainer.data.shards import list_shards, read_samples, sample_document
 from trainer.vq.model import VQConfig, VQModel
 from trainer.vq.tokenizer import ImageTokenizer, to_tensor
@@ -57,22 +56,8 @@ class VQTrainConfig:
 
 
 def load_vq_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> VQTrainConfig:
-    """Read a VQ config from YAML; ``overrides`` maps ``section.key`` to a value."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config {path} does not exist")
-    raw = yaml.safe_load(path.read_text()) or {}
-    for dotted, value in (overrides or {}).items():
-        section, key = dotted.split(".", 1)
-        raw.setdefault(section, {})[key] = value
-    sections = {"vq": VQConfig, "train": VQTrainOptions, "data": VQDataOptions}
-    unknown = sorted(set(raw) - set(sections))
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; known: {', '.join(sections)}")
-    try:
-        return VQTrainConfig(**{name: build(cls, raw.get(name), f"{path}:{name}") for name, cls in sections.items()})
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    """Read a VQ config from YAML; ``overrides`` maps dotted keys (``train.lr``) to values."""
+    return load(VQTrainConfig, path, overrides, what="VQ training config")
 
 
 def corpus_images(corpora: list[str], resolution: int, limit: int) -> torch.Tensor:
@@ -88,16 +73,16 @@ def corpus_images(corpora: list[str], resolution: int, limit: int) -> torch.Tens
                     skipped += 1
                     log.warning("skipping sample: %s", exc)
                     continue
-                for record in doc.get("images") or []:
-                    member = record.get("member") or ""
+                for record in doc.images:
+                    member = record.member or ""
                     data = sample.get(member[len(sample["__key__"]) + 1:])
-                    if record.get("status") != "ok" or data is None:
+                    if record.status != "ok" or data is None:
                         continue
                     try:
                         out.append(to_tensor([data], resolution))
                     except (OSError, ValueError) as exc:
                         skipped += 1
-                        log.warning("skipping image %s of %s: %s", record.get("index"), sample["__key__"], exc)
+                        log.warning("skipping image %s of %s: %s", record.index, sample["__key__"], exc)
                     if len(out) >= limit:
                         return torch.cat(out)
     if skipped:
