@@ -88,11 +88,12 @@ def image_documents(n: int) -> list[Document]:
 def bench_text(rounds: int, copies: int, vq: str, tmp: Path) -> None:
     from dataengine.tokenize.stage import DocumentTokenizer
     from dataengine.tokenize.text import train_bpe
+    from schemas.token_parts import token_parts
 
     docs = page_documents(copies)
     train_bpe((s.text for d in docs for s in d.segments), 8192, tmp / "bpe")
     stage = DocumentTokenizer(text_tokenizer=str(tmp / "bpe"), vq=vq).ready()
-    texts = [value for d in docs for kind, value in stage.plan(d) if kind == "text"]
+    texts = [part for d in docs for part in token_parts(d) if isinstance(part, str)]
     backend = stage.text.backend
     ours, usual, fastest = best_of(
         rounds, lambda: stage.process_batch(docs),

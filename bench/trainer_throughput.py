@@ -71,13 +71,12 @@ def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
     """The corpus again with ``KEY.tokens.npy`` in every sample and its layout beside it, as ``publish`` leaves it."""
     from dataengine.shards.writer import ShardWriter
 
-    from schemas.document import Document
     from trainer.data.shards import list_shards, read_samples, sample_document
 
     with ShardWriter(str(dst), "tok") as writer:
         for url in list_shards(str(src)):
             for sample in read_samples(url):
-                doc = Document.from_json(sample_document(sample))
+                doc = sample_document(sample)
                 for image in doc.images:
                     if image.status == "ok":
                         image.data = sample[image.member[len(doc.id) + 1:]]

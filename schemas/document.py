@@ -13,6 +13,7 @@ members, and raw HTML is never stored.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -220,3 +221,19 @@ class Document:
             provenance=list(obj.get("provenance") or []),
             assessment=obj.get("assessment"),
         )
+
+
+def read_document(raw: bytes, key: str) -> Document:
+    """The ``Document`` in a sample's ``KEY.json`` bytes; ``ValueError`` naming ``key`` when they hold none.
+
+    Engine and trainer read ``KEY.json`` through this one function. It parses, it does not
+    validate: ``schemas.validate`` checks a document against the whole contract.
+    """
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"sample {key}: KEY.json is not valid JSON ({exc})") from None
+    try:
+        return Document.from_json(obj)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValueError(f"sample {key}: KEY.json is not a document ({type(exc).__name__}: {exc})") from None

@@ -8,7 +8,6 @@ random access never scans the tar.
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from typing import Iterator
 
@@ -18,7 +17,7 @@ import pyarrow.parquet as pq
 
 from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, fs_and_path, is_remote, join, list_shards
 from dataengine.shards.writer import TOKENS_MEMBER
-from schemas import Document
+from schemas import Document, read_document
 
 __all__ = ["ShardReader", "decode_sample", "iter_tar_members", "split_member", "iter_corpus"]
 
@@ -65,7 +64,7 @@ def decode_sample(key: str, members: dict[str, bytes]) -> Document:
         raw = members[f"{key}.json"]
     except KeyError:
         raise ValueError(f"sample {key} has no {key}.json member") from None
-    doc = Document.from_json(json.loads(raw.decode("utf-8")))
+    doc = read_document(raw, key)
     for image in doc.images:
         if image.member:
             if image.member not in members:

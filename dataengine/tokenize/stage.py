@@ -7,17 +7,18 @@ all text with one ``encode_batch`` call, and lays each document out as
 ``<|bos|> text <|boi|> h w codes <|eoi|> ... <|eos|>`` (``schemas.token_layout``) in
 ``Document.tokens``; the shard writer stores it as ``KEY.tokens.npy``.
 
-The serialisation is the trainer's own (``trainer.data.tokenize.document_parts``), so a
-corpus tokenized here trains exactly as the trainer would have tokenized it on the fly:
-text segments in reading order, consecutive ones joined by a blank line; each image with
-status ``ok`` as its code grid; failed images left out. With ``image_descriptions`` each
-image is followed by its caption (else its usable alt text), joined to the next text by a
-blank line, which is how the model sees image-to-text examples inside interleaved pages (a
-figcaption that the page also has as the next text segment is said once).
+The serialisation is the contract's (``schemas.token_parts``), the one the trainer uses
+when it tokenizes a corpus on the fly, so a corpus tokenized here trains exactly as the
+trainer would have tokenized it: text segments in reading order, consecutive ones joined by
+a blank line; each image with status ``ok`` as its code grid; failed images left out. With
+``image_descriptions`` each image is followed by its caption (else its usable alt text,
+``caption.policy.description``), which is how the model sees image-to-text examples inside
+interleaved pages.
 
 An image whose bytes do not decode fails in place (image-level ``rejected`` row
 ``undecodable_image``); a document left with neither text nor images is rejected
-(``nothing_to_tokenize``).
+(``nothing_to_tokenize``), and so is one whose segments refer to an image it does not have
+(``bad_image_reference``).
 
 The stage produces ``token_layout.json`` and ``tokenizer.json`` (``tokenize.vocabulary``): the
 runner writes them beside ``shards/`` when the run commits, so the corpus trains as it is.
@@ -36,6 +37,7 @@ from dataengine.tokenize.text import TextTokenizer, load_text_tokenizer, tokeniz
 from dataengine.tokenize.vocabulary import LAYOUT_FILE, TOKENIZER_FILE, CorpusVocabulary, layout_for, vocabulary_files
 from schemas import Document
 from schemas.token_layout import ImageCodes, Part
+from schemas.token_parts import token_parts
 
 
 def resolve_device(device: str) -> str:
@@ -94,7 +96,7 @@ class DocumentTokenizer(Stage):
         return vocabulary_files(self._vocabulary(text, images))
 
     def _decode_images(self, docs: list[Document]) -> dict[tuple[int, int], Any]:
-        """Every ``ok`` image decoded and cut to the VQ's input square, keyed by (document position, image index).
+        """Every ``ok`` image decoded and cut to the VQ's input square, keyed by (document position, image position).
 
         Cutting here, as ``ImageTokenizer.encode`` would, keeps a batch of large photos small in
         memory and spares the VQ a second pass over the full-size pixels. Failures fail in place.
@@ -104,50 +106,17 @@ class DocumentTokenizer(Stage):
         size = self.images.resolution
         pictures = {}
         for d, doc in enumerate(docs):
-            for image in doc.images:
+            for i, image in enumerate(doc.images):
                 if image.status != "ok":
                     continue
                 if image.data is None:
                     fail_image(self, doc, image, "image_bytes_missing", detail="status ok but no bytes")
                     continue
                 try:
-                    pictures[(d, image.index)] = square_resize(to_pil(image.data), size)
+                    pictures[(d, i)] = square_resize(to_pil(image.data), size)
                 except Exception as exc:  # PIL raises many types for bad bytes
                     fail_image(self, doc, image, "undecodable_image", detail=f"{type(exc).__name__}: {exc}"[:500])
         return pictures
-
-    def plan(self, doc: Document) -> list[tuple[str, Any]]:
-        """The document as ``("text", str)`` and ``("image", index)`` items in reading order."""
-        items: list[tuple[str, Any]] = []
-        pending: list[str] = []
-        described: str | None = None  # the description just added after an image, if any
-
-        def flush() -> None:
-            if pending:
-                items.append(("text", "\n\n".join(pending)))
-                pending.clear()
-
-        for seg in doc.segments:
-            if seg.kind == "text":
-                if seg.text:
-                    # A figcaption is both the image's caption and the text segment after it: say it once.
-                    if described is not None and seg.text.startswith(described):
-                        pending.pop()
-                    pending.append(seg.text)
-                described = None
-                continue
-            described = None
-            image = doc.images[seg.image]
-            if image.status != "ok":
-                continue
-            flush()
-            items.append(("image", image.index))
-            if self.image_descriptions:
-                described = description(image)
-                if described:
-                    pending.append(described)
-        flush()
-        return items
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
         """Set ``tokens`` on every document; reject those with nothing left to tokenize."""
@@ -155,17 +124,19 @@ class DocumentTokenizer(Stage):
         keys = list(pictures)
         codes = self.images.encode([pictures[k] for k in keys], self.batch_size) if keys else []
         grids = dict(zip(keys, codes))
-        plans = [self.plan(doc) for doc in docs]
-        texts = [value for plan in plans for kind, value in plan if kind == "text"]
+        describe = description if self.image_descriptions else None
+        planned: list[tuple[int, Document, list[str | int]]] = []
+        for d, doc in enumerate(docs):
+            try:
+                planned.append((d, doc, token_parts(doc, describe)))
+            except ValueError as exc:
+                self.reject(doc, "bad_image_reference", detail=str(exc)[:2000])
+        texts = [part for _, _, plan in planned for part in plan if isinstance(part, str)]
         encoded = iter(self.text.encode_batch(texts))
         kept = []
-        for d, (doc, plan) in enumerate(zip(docs, plans)):
-            parts: list[Part] = []
-            for kind, value in plan:
-                if kind == "text":
-                    parts.append(np.asarray(next(encoded), dtype=np.int64))
-                else:
-                    parts.append(ImageCodes(grids[(d, value)]))
+        for d, doc, plan in planned:
+            parts: list[Part] = [np.asarray(next(encoded), dtype=np.int64) if isinstance(part, str)
+                                 else ImageCodes(grids[(d, part)]) for part in plan]
             if not parts:
                 self.reject(doc, "nothing_to_tokenize", detail="no text and no image with status ok")
                 continue

@@ -27,6 +27,7 @@ from dataengine.stages.base import Batch  # noqa: E402
 from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
 from dataengine.tokenize.text import MIN_BPE_VOCAB, load_text_tokenizer, train_bpe  # noqa: E402
 from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary  # noqa: E402
+from schemas import Segment  # noqa: E402
 from schemas.token_layout import SPECIALS, ImageCodes, TokenLayout  # noqa: E402
 
 torch.set_num_threads(1)
@@ -149,7 +150,16 @@ def test_tokens_decode_back_to_the_text_and_the_image_codes(bpe, vq):
                 np.testing.assert_array_equal(got.codes, images.encode([doc.images[want].data])[0])
 
 
-def test_serialisation_is_the_trainers_own(bpe, vq, tmp_path):
+def test_a_segment_referring_to_no_image_is_rejected(vq):
+    doc = make_document("/dangling.html", ["Text."])
+    doc.segments.append(Segment.of_image(3))
+    batch = DocumentTokenizer(text_tokenizer="byte", vq=vq)(Batch("p", [doc, make_document("/fine.html", ["Fine."])]))
+    assert [d.url.rsplit("/", 1)[1] for d in batch.docs] == ["fine.html"]
+    assert [(r.level, r.reason, r.id) for r in batch.rejected] == [("document", "bad_image_reference", doc.id)]
+
+
+def test_the_stage_and_the_trainer_lay_documents_out_alike(bpe, vq, tmp_path):
+    """Both call ``schemas.token_parts`` (tested in tests/schemas); here with both sides' tokenizers and VQ."""
     from trainer.data.tokenize import DocumentTokenizer as TrainerTokenizer
     from trainer.text_tokenizer import load_text_tokenizer as trainer_text
     from trainer.vq.tokenizer import ImageTokenizer

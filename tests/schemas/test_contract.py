@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import numpy as np
 import pytest
 
 from schemas import (Document, DocumentError, ImageCodes, ImageRecord, Rejection, Segment, SourceRef,
-                     TokenLayout, document_id, document_problems, validate_document)
+                     TokenLayout, document_id, document_problems, read_document, validate_document)
 from schemas.scenes import Scene, SceneObject
 from schemas.validate import json_schema
 
@@ -30,6 +31,17 @@ def test_document_json_round_trip_and_schema():
     assert Document.from_json(obj).to_json() == obj
     jsonschema.validate(obj, json_schema())
     validate_document(obj)
+
+
+def test_read_document_parses_key_json_and_names_the_key_when_it_cannot():
+    doc = make_doc()
+    assert read_document(json.dumps(doc.to_json()).encode(), doc.id).to_json() == doc.to_json()
+    textless = {"id": "k", "url": "u", "source": {"kind": "crawl", "uri": "u"}, "segments": [{"type": "text"}]}
+    for raw, problem in ((b"{not json", "is not valid JSON"), (b"\xff\xfe", "is not valid JSON"),
+                         (b"[1, 2]", "is not a document (TypeError"), (b'{"id": "k"}', "is not a document (KeyError"),
+                         (json.dumps(textless).encode(), "is not a document (KeyError")):
+        with pytest.raises(ValueError, match=rf"^sample k7: KEY.json {re.escape(problem)}"):
+            read_document(raw, "k7")
 
 
 def test_document_id_is_stable_and_canonical():

@@ -8,7 +8,6 @@ extension (``json``, ``0.png``, ``tokens.npy``, ...) plus ``__key__``.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Iterator
 
@@ -16,6 +15,7 @@ import fsspec
 from webdataset.tariterators import group_by_keys, tar_file_iterator
 
 from schemas.corpus import SHARDS, TAR, committed_shards
+from schemas.document import Document, read_document
 from schemas.token_layout import TokenLayout
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,9 @@ def read_samples(url: str) -> Iterator[dict[str, Any]]:
         log.error("shard %s is unreadable past this point: %s", url, exc)
 
 
-def sample_document(sample: dict[str, Any]) -> dict[str, Any]:
-    """The parsed ``KEY.json`` of a sample; ``ValueError`` naming the key when missing or broken."""
+def sample_document(sample: dict[str, Any]) -> Document:
+    """The ``KEY.json`` of a sample as a ``schemas.Document``; ``ValueError`` naming the key when missing or broken."""
     raw = sample.get("json")
     if raw is None:
         raise ValueError(f"sample {sample.get('__key__')} has no .json member")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"sample {sample.get('__key__')}: KEY.json is not valid JSON ({exc})") from None
+    return read_document(raw, str(sample.get("__key__")))

@@ -1,11 +1,12 @@
 """One shard sample to one token sequence in the token layout.
 
 ``KEY.tokens.npy`` is used when present (the engine tokenized the corpus already);
-otherwise text segments go through the text tokenizer and images with status ``ok``
-through the VQ tokenizer. Pairs (one image, text) can be shown in either order, chosen per
-document and epoch from the seed, so the model learns both text-to-image and captioning;
-with ``condition_dropout`` the text before the image is sometimes dropped, which is what
-classifier-free guidance needs at generation time.
+otherwise ``KEY.json`` is read as a ``schemas.Document`` and laid out as the engine's
+``tokenize`` stage lays it out (``schemas.token_parts``): texts through the text
+tokenizer, images with status ``ok`` through the VQ tokenizer. Pairs (one image, text)
+can be shown in either order, chosen per document and epoch from the seed, so the model
+learns both text-to-image and captioning; with ``condition_dropout`` the text before the
+image is sometimes dropped, which is what classifier-free guidance needs at generation time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from schemas.document import Document
 from schemas.token_layout import ImageCodes, Part, TokenLayout
+from schemas.token_parts import token_parts
 from trainer.data.shards import sample_document
 from trainer.text_tokenizer import TextTokenizer
 from trainer.vq.tokenizer import ImageTokenizer
@@ -27,44 +30,28 @@ class BadSample(ValueError):
     """A sample that cannot be tokenized; the message says which and why. The loader counts and skips it."""
 
 
-def document_parts(doc: dict[str, Any], members: dict[str, bytes], text: TextTokenizer,
+def document_parts(doc: Document, members: dict[str, bytes], text: TextTokenizer,
                    images: ImageTokenizer | None) -> list[Part | bytes]:
-    """Text ids and image bytes of a ``KEY.json`` document in reading order.
+    """Text ids and image bytes of a document in reading order (``schemas.token_parts``).
 
-    ``members`` maps member names (``KEY.0.png``) to bytes. Images whose status is not
-    ``ok`` are left out (the engine recorded why). Consecutive text segments are joined
-    by a blank line so paragraph breaks survive. Images stay encoded bytes here, so that
-    ``encode_images`` can put the images of many documents through the VQ in one batch.
+    ``members`` maps member names (``KEY.0.png``) to bytes. Images stay encoded bytes here, so
+    that ``encode_images`` can put the images of many documents through the VQ in one batch.
     """
-    key = doc.get("id", "?")
+    try:
+        plan = token_parts(doc)
+    except ValueError as exc:
+        raise BadSample(str(exc)) from None
     parts: list[Part | bytes] = []
-    pending_text: list[str] = []
-
-    def flush_text() -> None:
-        if pending_text:
-            parts.append(np.asarray(text.encode("\n\n".join(pending_text)), dtype=np.int64))
-            pending_text.clear()
-
-    records = doc.get("images") or []
-    for seg in doc.get("segments") or []:
-        if seg.get("type") == "text":
-            if seg.get("text"):
-                pending_text.append(seg["text"])
+    for part in plan:
+        if isinstance(part, str):
+            parts.append(np.asarray(text.encode(part), dtype=np.int64))
             continue
-        index = seg.get("image")
-        if not isinstance(index, int) or not 0 <= index < len(records):
-            raise BadSample(f"document {key}: segment refers to image {index!r}, which does not exist")
-        record = records[index]
-        if record.get("status") != "ok":
-            continue
-        member = record.get("member")
+        member = doc.images[part].member
         if not member or member not in members:
-            raise BadSample(f"document {key}: image {index} has status ok but member {member!r} is not in the shard")
+            raise BadSample(f"document {doc.id}: image {part} has status ok but member {member!r} is not in the shard")
         if images is None:
-            raise BadSample(f"document {key} has images but no KEY.tokens.npy, and no VQ tokenizer was given")
-        flush_text()
+            raise BadSample(f"document {doc.id} has images but no KEY.tokens.npy, and no VQ tokenizer was given")
         parts.append(members[member])
-    flush_text()
     return parts
 
 

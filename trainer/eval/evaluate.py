@@ -116,10 +116,10 @@ def corpus_scene_images(corpus: str, scenes: dict[str, Scene], limit: int) -> li
                 doc = sample_document(sample)
             except ValueError:
                 continue
-            for record in doc.get("images") or []:
-                path = urlsplit(record.get("url") or "").path
-                member = (record.get("member") or "")[len(sample["__key__"]) + 1:]
-                if record.get("status") == "ok" and path in scenes and member in sample:
+            for record in doc.images:
+                path = urlsplit(record.url or "").path
+                member = (record.member or "")[len(sample["__key__"]) + 1:]
+                if record.status == "ok" and path in scenes and member in sample:
                     found.append((sample[member], scenes[path]))
                     if len(found) >= limit:
                         return found
