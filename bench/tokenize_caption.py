@@ -87,7 +87,7 @@ def image_documents(n: int) -> list[Document]:
 
 def bench_text(rounds: int, copies: int, vq: str, tmp: Path) -> None:
     from dataengine.tokenize.stage import DocumentTokenizer
-    from dataengine.tokenize.text import train_bpe
+    from dataengine.tokenize.bpe import train_bpe
     from schemas.token_parts import token_parts
 
     docs = page_documents(copies)

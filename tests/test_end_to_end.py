@@ -12,9 +12,9 @@ import torch
 from dataengine.catalog.validate import validate_corpus
 from dataengine.demo.loop import LoopConfig, format_loop, run_full_loop
 from dataengine.shards import iter_corpus, list_shards
-from dataengine.tokenize.text import load_text_tokenizer
 from dataengine.tokenize.vocabulary import corpus_vocabulary
 from schemas.token_layout import ImageCodes
+from trainer.text_tokenizer import load_text_tokenizer
 
 TINY = {"model.dim": 32, "model.n_heads": 2, "model.n_kv_heads": 1, "model.n_layers": 1, "data.seq_len": 128,
         "data.batch_size": 2, "data.num_workers": 0, "train.warmup_steps": 1, "train.log_every": 1}

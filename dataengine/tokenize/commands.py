@@ -40,7 +40,8 @@ def train_corpus_tokenizer(corpus: str, vocab_size: int, out: str, min_frequency
     """Train the BPE on ``corpus``, save it in ``out``, record the run in the corpus; returns the record's summary."""
     from dataengine.shards.run_record import RunRecord, new_run_id
     from dataengine.shards.layout import open_corpus
-    from dataengine.tokenize.text import tokenizer_digest, train_bpe
+    from dataengine.tokenize.bpe import train_bpe
+    from trainer.text_tokenizer import tokenizer_digest
 
     open_corpus(corpus)
     record = RunRecord(new_run_id(), "tokenizer-train", {"command": "tokenizer train", "corpus": corpus,

@@ -33,11 +33,11 @@ import numpy as np
 from dataengine.caption.policy import description
 from dataengine.filters.images import fail_image
 from dataengine.stages.base import Stage
-from dataengine.tokenize.text import TextTokenizer, load_text_tokenizer, tokenizer_digest
 from dataengine.tokenize.vocabulary import LAYOUT_FILE, TOKENIZER_FILE, CorpusVocabulary, layout_for, vocabulary_files
 from schemas import Document
 from schemas.token_layout import ImageCodes, Part
 from schemas.token_parts import token_parts
+from trainer.text_tokenizer import TextTokenizer, load_text_tokenizer, tokenizer_digest
 
 
 def resolve_device(device: str) -> str:
@@ -53,7 +53,7 @@ class DocumentTokenizer(Stage):
     """Tokenize whole documents: text with ``text_tokenizer``, images with the VQ at ``vq``.
 
     ``text_tokenizer`` is a spec (``byte``, a local tokenizer directory or ``tokenizer.json``,
-    or a hub name; see ``dataengine.tokenize.text``); ``vq`` a checkpoint written by ``trainer
+    or a hub name; see ``trainer.text_tokenizer``); ``vq`` a checkpoint written by ``trainer
     vq train``; ``max_grid`` the largest image grid side the layout can express.
     """
 

@@ -25,10 +25,11 @@ from dataengine.shards.run_record import RunRecord  # noqa: E402
 from dataengine.shards.writer import encode_document  # noqa: E402
 from dataengine.stages.base import Batch  # noqa: E402
 from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
-from dataengine.tokenize.text import MIN_BPE_VOCAB, load_text_tokenizer, train_bpe  # noqa: E402
+from dataengine.tokenize.bpe import MIN_BPE_VOCAB, train_bpe  # noqa: E402
 from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary  # noqa: E402
 from schemas import Segment  # noqa: E402
 from schemas.token_layout import SPECIALS, ImageCodes, TokenLayout  # noqa: E402
+from trainer.text_tokenizer import load_text_tokenizer  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -71,18 +72,19 @@ def test_bpe_round_trips_exactly_and_never_emits_specials(bpe):
             assert not set(ids) & set(range(len(SPECIALS))), "literal special tokens must be encoded as text"
 
 
-def test_bpe_directory_loads_with_transformers_and_the_trainer(bpe):
+def test_bpe_directory_loads_with_transformers_and_the_one_loader(bpe):
     from transformers import AutoTokenizer
-
-    from trainer.text_tokenizer import load_text_tokenizer as trainer_tokenizer
 
     hf = AutoTokenizer.from_pretrained(bpe, local_files_only=True)
     assert (hf.bos_token, hf.eos_token, hf.pad_token) == ("<|bos|>", "<|eos|>", "<|pad|>")
     assert hf.convert_tokens_to_ids(list(SPECIALS)) == list(range(len(SPECIALS)))
-    ours, theirs = load_text_tokenizer(bpe), trainer_tokenizer(bpe)
-    assert theirs.vocab_size == ours.vocab_size
+    # The directory (through transformers) and its tokenizer.json (through tokenizers) are one tokenizer.
+    folder, file = load_text_tokenizer(bpe), load_text_tokenizer(str(Path(bpe) / "tokenizer.json"))
+    assert folder.vocab_size == file.vocab_size == len(hf)
     text = TEXTS[0] + " " + TEXTS[1]
-    assert theirs.encode(text) == ours.encode_batch([text])[0]
+    assert file.encode(text) == folder.encode_batch([text])[0] == hf.encode(text, add_special_tokens=False)
+    # A literal special token is text for both, one at a time or in a batch.
+    assert file.encode(TEXTS[2]) == folder.encode(TEXTS[2]) == folder.encode_batch([TEXTS[2]])[0]
 
 
 def test_byte_tokenizer_and_bad_specs(tmp_path):
@@ -161,13 +163,12 @@ def test_a_segment_referring_to_no_image_is_rejected(vq):
 def test_the_stage_and_the_trainer_lay_documents_out_alike(bpe, vq, tmp_path):
     """Both call ``schemas.token_parts`` (tested in tests/schemas); here with both sides' tokenizers and VQ."""
     from trainer.data.tokenize import DocumentTokenizer as TrainerTokenizer
-    from trainer.text_tokenizer import load_text_tokenizer as trainer_text
     from trainer.vq.tokenizer import ImageTokenizer
 
     docs = scene_corpus_documents(4, seed=3) + [make_document("/p.html", [scene_image(0, 9)[0], "A caption."])]
     stage = DocumentTokenizer(text_tokenizer=bpe, vq=vq)
     ours = {d.id: d.tokens for d in stage(Batch("p", docs)).docs}
-    theirs = TrainerTokenizer(stage.layout, trainer_text(bpe), ImageTokenizer.load(vq), pair_order="as_is")
+    theirs = TrainerTokenizer(stage.layout, load_text_tokenizer(bpe), ImageTokenizer.load(vq), pair_order="as_is")
     for doc in docs:
         members = dict(encode_document(doc))
         members.pop(f"{doc.id}.tokens.npy")
@@ -196,7 +197,6 @@ PINNED_BPE_DESCRIBED = PINNED_BPE[:2] + [[386, 352, 330, 374, 300, 87, 18, 203, 
 
 def test_a_small_documents_tokens_are_pinned(bpe, vq):
     from trainer.data.tokenize import DocumentTokenizer as TrainerTokenizer
-    from trainer.text_tokenizer import load_text_tokenizer as trainer_text
     from trainer.vq.tokenizer import ImageTokenizer
 
     images = ImageTokenizer.load(vq)
@@ -211,14 +211,15 @@ def test_a_small_documents_tokens_are_pinned(bpe, vq):
                                         ImageCodes(codes[1]), np.array(texts[2])])
             np.testing.assert_array_equal(doc.tokens, want)
             assert doc.tokens[:3].tolist() == [stage.layout.bos, *texts[0][:2]]
-    # The trainer lays an untokenized sample out as the stage does without descriptions.
-    stage = DocumentTokenizer(text_tokenizer="byte", vq=vq)
-    doc = stage(Batch("p", [pinned_document()])).docs[0]
-    members = dict(encode_document(doc))
-    members.pop(f"{doc.id}.tokens.npy")
-    sample = {"__key__": doc.id, **{name[len(doc.id) + 1:]: data for name, data in members.items()}}
-    theirs = TrainerTokenizer(stage.layout, trainer_text("byte"), images, pair_order="as_is")
-    np.testing.assert_array_equal(theirs(sample), doc.tokens)
+    # The trainer lays an untokenized sample out as the stage does without descriptions, literal specials and all.
+    for spec in ("byte", bpe):
+        stage = DocumentTokenizer(text_tokenizer=spec, vq=vq)
+        doc = stage(Batch("p", [pinned_document()])).docs[0]
+        members = dict(encode_document(doc))
+        members.pop(f"{doc.id}.tokens.npy")
+        sample = {"__key__": doc.id, **{name[len(doc.id) + 1:]: data for name, data in members.items()}}
+        theirs = TrainerTokenizer(stage.layout, load_text_tokenizer(spec), images, pair_order="as_is")
+        np.testing.assert_array_equal(theirs(sample), doc.tokens)
 
 
 def test_image_descriptions_follow_their_image_once(bpe, vq):
