@@ -71,6 +71,7 @@ def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
     """The corpus again with ``KEY.tokens.npy`` in every sample and its layout beside it, as ``publish`` leaves it."""
     from dataengine.shards.writer import ShardWriter
 
+    from schemas.corpus import LAYOUT_FILE
     from trainer.data.shards import list_shards, read_samples, sample_document
 
     with ShardWriter(str(dst), "tok") as writer:
@@ -82,7 +83,7 @@ def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
                         image.data = sample[image.member[len(doc.id) + 1:]]
                 doc.tokens = tokenizer(sample)
                 writer.write(doc)
-    (dst / "token_layout.json").write_text(tokenizer.layout.to_json())
+    (dst / LAYOUT_FILE).write_text(tokenizer.layout.to_json())
 
 
 def loader_docs_per_s(cfg, vocab, corpus: Path, steps: int) -> tuple[float, list]:

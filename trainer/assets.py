@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.corpus import LAYOUT_FILE, TOKENIZER_FILE
 from schemas.token_layout import TokenLayout
 from trainer.config import ConfigError
 from trainer.data.shards import corpus_layout, holds_tokens
@@ -31,17 +32,17 @@ class Vocabulary:
     def save(self, run_dir: Path) -> None:
         """Write ``token_layout.json``, copy the VQ to ``vq.pt`` and record the text tokenizer spec."""
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "token_layout.json").write_text(self.layout.to_json())
+        (run_dir / LAYOUT_FILE).write_text(self.layout.to_json())
         if self.images is not None:
             self.images.save(run_dir / "vq.pt")
-        (run_dir / "tokenizer.json").write_text(json.dumps({"text": self.text.spec,
-                                                             "vq": "vq.pt" if self.images else None}))
+        (run_dir / TOKENIZER_FILE).write_text(json.dumps({"text": self.text.spec,
+                                                          "vq": "vq.pt" if self.images else None}))
 
     @classmethod
     def load(cls, run_dir: Path, device: str = "cpu") -> Vocabulary:
         """Read what ``save`` wrote."""
-        spec: dict[str, Any] = json.loads((run_dir / "tokenizer.json").read_text())
-        layout = TokenLayout.from_json((run_dir / "token_layout.json").read_text())
+        spec: dict[str, Any] = json.loads((run_dir / TOKENIZER_FILE).read_text())
+        layout = TokenLayout.from_json((run_dir / LAYOUT_FILE).read_text())
         images = ImageTokenizer.load(run_dir / spec["vq"], device) if spec.get("vq") else None
         return cls(layout, load_text_tokenizer(spec["text"]), images)
 

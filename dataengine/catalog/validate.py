@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from dataengine.shards.layout import IMAGES, MANIFEST, TAR, CorpusError, corpus_files, open_corpus, partition_of
-from dataengine.shards.writer import TOKENS_MEMBER
 from schemas import TokenLayout, document_problems, tables
+from schemas.corpus import LAYOUT_FILE, TOKENS_MEMBER, read_token_layout
 
 __all__ = ["validate_corpus", "validate_shard", "Summary"]
 
@@ -265,12 +265,10 @@ def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
     summary = summary if summary is not None else Summary()
     problems: list[str] = []
     layout = None
-    if fs.exists(f"{root}/token_layout.json"):  # published corpora record their layout
-        try:
-            with fs.open(f"{root}/token_layout.json", "r") as f:
-                layout = TokenLayout.from_json(f.read())
-        except (ValueError, TypeError) as exc:
-            problems.append(f"token_layout.json: {exc}")
+    try:  # tokenized corpora record their layout
+        layout = read_token_layout(fs, root)
+    except (ValueError, TypeError) as exc:
+        problems.append(f"{LAYOUT_FILE}: {exc}")
     manifests = {p[: -len(MANIFEST)] for p, _ in files["manifests"]}
     tars = {p[: -len(TAR)]: info for p, info in files["tars"]}
     for base in sorted(set(tars) - manifests):

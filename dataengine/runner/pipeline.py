@@ -44,8 +44,8 @@ from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch, Stage, check_order
-from dataengine.tokenize.vocabulary import LAYOUT_FILE
 from schemas import Rejection
+from schemas.corpus import LAYOUT_FILE
 from schemas.token_layout import TokenLayout
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from dataengine.shards.layout import IMAGES, SHARDS, join, list_shards, open_corpus
-from dataengine.shards.writer import TOKENS_MEMBER
+from schemas.corpus import TOKENS_MEMBER
 
 __all__ = ["hf_features", "member_fields"]
 

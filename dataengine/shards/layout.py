@@ -1,7 +1,8 @@
 """Where things are in a corpus, on a local disk or behind any fsspec URL (``s3://bucket/corpus``).
 
-The folders and the commit rule are the contract's (``schemas.corpus``): listings here hold
-the shards a ledger entry commits, only.
+The folders, the names of shards and files, and the commit rule are the contract's
+(``schemas.corpus``; the engine's modules import those names from here too): listings here
+hold the shards a ledger entry commits, only.
 Files being written live in their partition's staging folder (``.staging/PARTITION/``),
 which no listing here looks into, and are committed by rename; the ledger entry, renamed
 last, removes the folder. So clearing what an interrupted attempt left costs the same
@@ -18,12 +19,12 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from dataengine.errors import CorpusError
-from schemas.corpus import IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, committed_shards
+# The contract's names, which the engine's modules import from here (partition_of and shard_name only that way).
+from schemas.corpus import (IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, check_partition,  # noqa: F401
+                            committed_shards, join, partition_of, shard_name, shard_of)
 
 TMP_MARK = ".tmp-"
 STAGING = ".staging"
-_PARTITION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_SHARD_RE = re.compile(r"^(?P<partition>[a-z0-9][a-z0-9_-]*)-(?P<k>\d{5,})$")
 
 # ImageRecord.format (what PIL calls it, any case) -> member extension.
 _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "bmp": "bmp",
@@ -35,31 +36,6 @@ def fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem of ``url`` and the path inside it (no trailing slash)."""
     fs, path = url_to_fs(url)
     return fs, path.rstrip("/") or path
-
-
-def join(base: str, *parts: str) -> str:
-    """Join path parts with ``/`` (fsspec paths and URLs alike)."""
-    return "/".join([base.rstrip("/"), *parts])
-
-
-def check_partition(partition: str) -> str:
-    """Return ``partition`` if it is safe as a file name (lower-case letters, digits, ``-``, ``_``)."""
-    if not isinstance(partition, str) or not _PARTITION_RE.match(partition):
-        raise ValueError(f"partition id {partition!r} must be lower-case letters, digits, '-' and '_'")
-    return partition
-
-
-def shard_name(partition: str, k: int) -> str:
-    """``f"{partition}-{k:05d}"``: the name of a partition's ``k``-th shard."""
-    return f"{check_partition(partition)}-{k:05d}"
-
-
-def partition_of(name: str) -> str:
-    """The partition a shard name belongs to (``web-abc-00003`` -> ``web-abc``)."""
-    match = _SHARD_RE.match(name)
-    if not match:
-        raise ValueError(f"{name!r} is not a shard name (PARTITION-NNNNN)")
-    return match.group("partition")
 
 
 def staging_dir(root: str, partition: str) -> str:
@@ -211,18 +187,10 @@ def corpus_files(corpus: str, committed_only: bool = True) -> dict[str, list[tup
             if is_temp(base):
                 out["temp"].append((path, info))
                 continue
-            if committed is not None and folder == SHARDS and _shard_of(base) not in committed:
+            if committed is not None and folder == SHARDS and shard_of(base) not in committed:
                 continue
             for suffix, kind in kinds:
                 if base.endswith(suffix):
                     out[kind].append((path, info))
                     break
     return out
-
-
-def _shard_of(base: str) -> str | None:
-    """The shard a file of ``shards/`` belongs to (``NAME.images.parquet`` -> ``NAME``)."""
-    for suffix in (IMAGES, MANIFEST, TAR):
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return None

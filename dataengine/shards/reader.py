@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, fs_and_path, is_remote, join, list_shards
-from dataengine.shards.writer import TOKENS_MEMBER
 from schemas import Document, read_document
+from schemas.corpus import TOKENS_MEMBER
 
 __all__ = ["ShardReader", "decode_sample", "iter_tar_members", "split_member", "iter_corpus"]
 

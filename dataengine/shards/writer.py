@@ -33,6 +33,7 @@ from dataengine.shards.layout import (IMAGES, MANIFEST, REJECTED, SHARDS, TAR, c
                                       fs_and_path, image_extension, join, make_staging, release_staging,
                                       shard_name, temp_name)
 from schemas import Document, Rejection, TokenLayout, document_problems, tables
+from schemas.corpus import TOKENS_MEMBER
 from schemas.validate import DocumentError
 
 MiB = 1 << 20
@@ -42,7 +43,6 @@ TAR_FORMAT = tarfile.PAX_FORMAT
 TAR_ENCODING = "utf-8"
 MTIME = 0
 MODE = 0o444
-TOKENS_MEMBER = "tokens.npy"
 
 __all__ = ["ShardWriter", "ShardInfo", "write_rejected", "encode_document", "MiB"]
 

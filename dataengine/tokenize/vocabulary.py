@@ -5,7 +5,7 @@
     CORPUS/token_layout.json   schemas.token_layout.TokenLayout.to_json(), read by the trainer
     CORPUS/tokenizer.json      {"text": text tokenizer spec, "vq": VQ checkpoint, "text_sha256": ...}
 
-(the same two files, under the same names, as in a trainer run folder). The ``tokenize`` stage
+(``schemas.corpus`` names them; a trainer run folder has the same two). The ``tokenize`` stage
 produces them (``vocabulary_files``) and the runner writes them when a tokenize run commits;
 ``dataengine publish`` copies them to its output with ``write_vocabulary``.
 ``corpus_vocabulary`` reads them back.
@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataengine.shards.layout import join, open_corpus
+from schemas.corpus import LAYOUT_FILE, TOKENIZER_FILE, read_token_layout
 from schemas.token_layout import TokenLayout
-
-LAYOUT_FILE = "token_layout.json"
-TOKENIZER_FILE = "tokenizer.json"
 
 
 @dataclass
@@ -54,11 +52,10 @@ def vocabulary_files(vocabulary: CorpusVocabulary) -> dict[str, str]:
 def corpus_vocabulary(corpus: str) -> CorpusVocabulary | None:
     """The corpus's vocabulary from its two files; None when it has none (it is not tokenized)."""
     fs, root = open_corpus(corpus)
-    layout_path, tokenizer_path = join(root, LAYOUT_FILE), join(root, TOKENIZER_FILE)
-    if not (fs.exists(layout_path) and fs.exists(tokenizer_path)):
+    tokenizer_path = join(root, TOKENIZER_FILE)
+    layout = read_token_layout(fs, root) if fs.exists(tokenizer_path) else None
+    if layout is None:
         return None
-    with fs.open(layout_path, "r") as f:
-        layout = TokenLayout.from_json(f.read())
     with fs.open(tokenizer_path, "r") as f:
         record = json.load(f)
     return CorpusVocabulary(layout, record["text"], record.get("vq"), record.get("text_sha256"))

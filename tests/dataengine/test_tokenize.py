@@ -257,6 +257,8 @@ def test_tokenized_shards_validate_and_count_tokens_per_modality(bpe, vq, tmp_pa
     from trainer.data.shards import corpus_layout
 
     assert corpus_layout(corpus) == stage.layout  # the trainer finds the layout beside the shards
+    assert corpus_layout(f"{corpus}/shards") == corpus_layout(f"{corpus}/shards/{list_shards(corpus)[0]}.tar") == \
+        stage.layout
 
 
 def scene_partitions(corpus: str, n: int) -> None:

@@ -118,6 +118,19 @@ def test_ranks_get_equal_batches(tmp_path, n_shards):
         assert loader.stats()["documents"] > 0
 
 
+def test_the_corpus_its_shard_folder_and_a_shard_name_one_corpus(tmp_path):
+    from trainer.data.shards import corpus_layout
+
+    text_corpus(tmp_path, 6, n_shards=2)
+    (tmp_path / "ledger").mkdir()
+    (tmp_path / "ledger" / "test.json").write_text(json.dumps({"shards": [{"name": "test-00000"}]}))
+    (tmp_path / "token_layout.json").write_text(LAYOUT.to_json())
+    for given in (tmp_path, tmp_path / "shards"):  # the ledger commits test-00000 only, whichever path is given
+        assert [u.rsplit("/", 1)[-1] for u in list_shards(str(given))] == ["test-00000.tar"]
+    for given in (tmp_path, tmp_path / "shards", tmp_path / "shards" / "test-00001.tar"):
+        assert corpus_layout(str(given)) == LAYOUT
+
+
 def test_rank_slices_do_not_overlap(tmp_path):
     text_corpus(tmp_path, 30, n_shards=3)
     from trainer.data.loader import CorpusStream

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from schemas.corpus import TOKENS_MEMBER
 from schemas.document import Document
 from schemas.token_layout import ImageCodes, Part, TokenLayout
 from schemas.token_parts import token_parts
@@ -93,9 +94,9 @@ class DocumentTokenizer:
     def _raw_parts(self, sample: dict[str, Any]) -> list[Part | bytes]:
         """The sample as text ids and image bytes (or image codes, from ``tokens.npy`` when present)."""
         key = sample.get("__key__")
-        if "tokens.npy" in sample:
+        if TOKENS_MEMBER in sample:
             try:
-                tokens = np.load(io.BytesIO(sample["tokens.npy"]), allow_pickle=False)
+                tokens = np.load(io.BytesIO(sample[TOKENS_MEMBER]), allow_pickle=False)
             except ValueError as exc:
                 raise BadSample(f"sample {key}: tokens.npy is unreadable ({exc})") from None
             if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
