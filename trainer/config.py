@@ -33,7 +33,7 @@ __all__ = [
 
 @dataclass
 class TokenizerConfig:
-    """Which text tokenizer (``byte`` or a local Hugging Face tokenizer path) and which VQ checkpoint."""
+    """Which text tokenizer (a ``trainer.text_tokenizer`` spec: ``byte``, a local path or a hub name) and which VQ."""
 
     text: str = "byte"
     vq: str | None = None           # path to a VQ checkpoint (``trainer vq train`` output)
