@@ -30,7 +30,7 @@ GENERIC_ALT = frozenset({
 def check_policy(policy: str) -> str:
     """``policy`` when it is known, else ``ValueError`` listing the known ones."""
     if policy not in POLICIES:
-        raise ValueError(f"caption: policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     return policy
 
 

@@ -15,6 +15,8 @@ path, see ``dataengine.caption.hf``) and ``unified`` (a ``trainer train`` run fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dataengine.caption.policy import check_policy, needs_caption
 from dataengine.filters.images import fail_image, open_rgb
 from dataengine.stages.base import Stage
@@ -24,46 +26,61 @@ from schemas import Document
 BACKENDS = ("hf", "unified")
 
 
+@dataclass
+class CaptionConfig:
+    """The ``caption`` parameters: ``model`` (a hub name or local path; for ``backend: unified``
+    a ``trainer train`` run folder), the ``policy`` that picks the images, the ``hf`` backend's
+    ``prompt`` and ``num_beams``, ``max_new_tokens``, ``batch_size`` images per model call, and the
+    ``device`` (``auto``: a GPU when there is one)."""
+
+    model: str
+    backend: str = "hf"
+    policy: str = "missing_alt"
+    prompt: str | None = None
+    max_new_tokens: int = 40
+    num_beams: int = 1
+    batch_size: int = 16
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_policy(self.policy)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend == "unified" and (self.prompt is not None or self.num_beams != 1):
+            raise ValueError("the unified backend takes neither prompt nor num_beams")
+
+
 class Captioner(Stage):
-    """Caption images with ``model`` under ``policy``; see the module docstring."""
+    """Caption images with ``model`` under ``policy`` (parameters: ``CaptionConfig``); see the module docstring."""
 
     name = "caption"
     version = "1"
     reads = frozenset({"images.data"})
     writes = frozenset({"images.caption"})
-
-    def __init__(self, model: str, backend: str = "hf", policy: str = "missing_alt", prompt: str | None = None,
-                 max_new_tokens: int = 40, num_beams: int = 1, batch_size: int = 16, device: str = "auto"):
-        super().__init__()
-        self.policy = check_policy(policy)
-        if batch_size < 1:
-            raise ValueError(f"caption: batch_size must be at least 1, got {batch_size}")
-        if backend not in BACKENDS:
-            raise ValueError(f"caption: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if backend == "unified" and (prompt is not None or num_beams != 1):
-            raise ValueError("caption: the unified backend takes neither prompt nor num_beams")
-        self.batch_size = batch_size
-        self.model_name, self.backend, self.device = model, backend, device
-        self.prompt, self.max_new_tokens, self.num_beams = prompt, max_new_tokens, num_beams
+    Config = CaptionConfig
+    config: CaptionConfig
 
     def setup(self) -> None:
         """Load the captioning model of the backend on the device."""
-        device = resolve_device(self.device)
-        if self.backend == "hf":
+        c = self.config
+        device = resolve_device(c.device)
+        if c.backend == "hf":
             from dataengine.caption.hf import HfCaptioner
 
-            self.model = HfCaptioner(self.model_name, device, self.prompt, self.max_new_tokens, self.num_beams)
+            self.model = HfCaptioner(c.model, device, c.prompt, c.max_new_tokens, c.num_beams)
         else:
             from dataengine.caption.unified import UnifiedCaptioner
 
-            self.model = UnifiedCaptioner(self.model_name, device, self.max_new_tokens)
+            self.model = UnifiedCaptioner(c.model, device, c.max_new_tokens)
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
         """Caption the images that need it, ``batch_size`` at a time; every document is kept."""
-        todo = [(doc, image) for doc in docs for image in doc.images if needs_caption(image, self.policy)]
-        for start in range(0, len(todo), self.batch_size):
+        todo = [(doc, image) for doc in docs for image in doc.images if needs_caption(image, self.config.policy)]
+        for start in range(0, len(todo), self.config.batch_size):
             images, pictures = [], []
-            for doc, image in todo[start:start + self.batch_size]:  # decoded per batch: photos can be large
+            for doc, image in todo[start:start + self.config.batch_size]:  # decoded per batch: photos can be large
                 try:
                     pictures.append(open_rgb(image.data))
                 except Exception as exc:  # PIL raises many types for bad bytes

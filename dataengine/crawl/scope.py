@@ -20,8 +20,8 @@ class ScopeConfig:
     """
 
     same_site: bool = True
-    allow: list[str] = field(default_factory=list)
-    deny: list[str] = field(default_factory=list)
+    allow: list[str] | str = field(default_factory=list)  # one pattern may be given as a string
+    deny: list[str] | str = field(default_factory=list)
     max_depth: int | None = None
     max_pages: int | None = None
 

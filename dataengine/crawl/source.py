@@ -9,7 +9,7 @@ fetch-log rejections, so every URL the crawl gave up on lands in ``rejected/`` w
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,68 +31,72 @@ from schemas import Document, Rejection, document_id
 STAGE = "source:crawl"
 
 
-def _config(cls: type, values: dict[str, Any] | None, block: str) -> Any:
-    values = dict(values or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"crawl source: unknown key(s) {', '.join(unknown)} in {block}; "
-                         f"known: {', '.join(sorted(known))}")
-    return cls(**values)
+@dataclass
+class CrawlConfig:
+    """The ``crawl`` source's parameters.
 
-
-class CrawlSource(Source):
-    """Crawl from ``seeds`` and/or a ``sitemap`` into ``state_dir``, then read the WARC batches.
-
-    ``scope``, ``politeness`` and ``fetch`` are the fields of ``ScopeConfig``, ``PolitenessConfig``
-    and ``FetchConfig``. ``allow_private`` lets the crawl reach non-public addresses: ``true``
+    ``state_dir`` (a local or mounted folder) keeps the frontier and the WARC batches.
+    ``scope``, ``politeness`` and ``fetch`` are ``ScopeConfig``, ``PolitenessConfig`` and
+    ``FetchConfig``. ``allow_private`` lets the crawl reach non-public addresses: ``true``
     for all, or a list of networks (``["127.0.0.0/8"]``). ``optout_list`` is a file of URLs and
     domains never to fetch. ``workers`` fetch actors (``worker_cpus`` each) share the origins;
     ``batch_size`` URLs of an origin go to its worker at a time; a WARC batch (one partition)
     holds up to ``pages_per_warc`` pages of one origin.
     """
 
+    state_dir: str
+    seeds: list[str] | str | None = None
+    sitemap: str | None = None
+    scope: ScopeConfig = field(default_factory=ScopeConfig)
+    politeness: PolitenessConfig = field(default_factory=PolitenessConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    allow_private: bool | str | list[str] = False
+    optout_list: str | None = None
+    workers: int = 2
+    worker_cpus: float = 0.5
+    batch_size: int = 8
+    pages_per_warc: int = 100
+
+    def __post_init__(self) -> None:
+        if "://" in self.state_dir:
+            raise ValueError(f"state_dir must be a local or mounted path, got {self.state_dir!r}")
+        if not self.seeds and not self.sitemap:
+            raise ValueError("give seeds, a sitemap, or both")
+        if self.workers < 1 or self.batch_size < 1 or self.pages_per_warc < 1:
+            raise ValueError("workers, batch_size and pages_per_warc must be at least 1")
+
+
+class CrawlSource(Source):
+    """Crawl from ``seeds`` and/or a ``sitemap`` into ``state_dir``, then read the WARC batches (parameters: ``CrawlConfig``)."""
+
     name = "crawl"
     uses_ray = True  # partitions() crawls on FetchWorker actors
+    Config = CrawlConfig
+    config: CrawlConfig
 
-    def __init__(self, state_dir: str, seeds: list[str] | str | None = None, sitemap: str | None = None,
-                 scope: dict[str, Any] | None = None, politeness: dict[str, Any] | None = None,
-                 fetch: dict[str, Any] | None = None, allow_private: bool | list[str] = False,
-                 optout_list: str | None = None, workers: int = 2, worker_cpus: float = 0.5,
-                 batch_size: int = 8, pages_per_warc: int = 100):
-        if "://" in str(state_dir):
-            raise ValueError(f"crawl source: state_dir must be a local or mounted path, got {state_dir!r}")
-        seeds = [seeds] if isinstance(seeds, str) else list(seeds or [])
-        if not seeds and not sitemap:
-            raise ValueError("crawl source: give seeds, a sitemap, or both")
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        c = self.config
         self.seeds = []
-        for seed in seeds:
+        for seed in [c.seeds] if isinstance(c.seeds, str) else list(c.seeds or []):
             url = canonicalize(seed)
             if url is None:
                 raise ValueError(f"crawl source: seed {seed!r} is not an http(s) URL")
             self.seeds.append(url)
-        self.sitemap = canonicalize(sitemap) if sitemap else None
-        if sitemap and self.sitemap is None:
-            raise ValueError(f"crawl source: sitemap {sitemap!r} is not an http(s) URL")
-        if workers < 1 or batch_size < 1 or pages_per_warc < 1:
-            raise ValueError("crawl source: workers, batch_size and pages_per_warc must be at least 1")
-        self.state_dir = str(Path(state_dir).absolute())
-        self.scope = _config(ScopeConfig, scope, "scope")
-        self.politeness = _config(PolitenessConfig, politeness, "politeness")
-        self.fetch = _config(FetchConfig, fetch, "fetch")
-        self.allow_private = parse_allow_private(allow_private)
-        self.optout_list = optout_list
-        self.workers, self.worker_cpus, self.batch_size = workers, worker_cpus, batch_size
-        self.pages_per_warc = pages_per_warc
+        self.sitemap = canonicalize(c.sitemap) if c.sitemap else None
+        if c.sitemap and self.sitemap is None:
+            raise ValueError(f"crawl source: sitemap {c.sitemap!r} is not an http(s) URL")
+        self.state_dir = str(Path(c.state_dir).absolute())
+        self.allow_private = parse_allow_private(c.allow_private)
 
     def crawl(self) -> Crawler:
         """The crawler for this configuration (the opt-out list is read here)."""
-        optout = OptOutList.load(self.optout_list) if self.optout_list else None
-        scope = Scope(self.scope, self.seeds + ([self.sitemap] if self.sitemap else []))
-        settings = WorkerSettings(self.state_dir, self.politeness, self.fetch, scope, self.allow_private,
-                                  optout, self.pages_per_warc)
-        return Crawler(self.seeds, self.sitemap, settings, self.scope.max_pages, self.workers,
-                       self.worker_cpus, self.batch_size)
+        c = self.config
+        optout = OptOutList.load(c.optout_list) if c.optout_list else None
+        scope = Scope(c.scope, self.seeds + ([self.sitemap] if self.sitemap else []))
+        settings = WorkerSettings(self.state_dir, c.politeness, c.fetch, scope, self.allow_private,
+                                  optout, c.pages_per_warc)
+        return Crawler(self.seeds, self.sitemap, settings, c.scope.max_pages, c.workers, c.worker_cpus, c.batch_size)
 
     def partitions(self) -> list[Partition]:
         """Run or resume the crawl, then list its WARC batches (one partition each)."""
@@ -107,7 +111,7 @@ class CrawlSource(Source):
         noimageai = {o.offset for o in outcomes if o.kind == "page" and o.noimageai}
         # A batch whose URLs were all rejected or redirected has no record: not a warc_empty fault.
         if any(o.kind == "page" for o in outcomes) and Path(partition.uri).exists():
-            for item in WarcSource(partition.uri, max_body_bytes=self.fetch.max_body_bytes).read(partition):
+            for item in WarcSource(partition.uri, max_body_bytes=self.config.fetch.max_body_bytes).read(partition):
                 if isinstance(item, Document):
                     item.source.kind = "crawl"
                     if item.source.offset in noimageai:

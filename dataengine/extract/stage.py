@@ -28,7 +28,7 @@ def media_type(content_type: str | None) -> str | None:
 class HtmlExtractor(Stage):
     """Extract the main content of each page into segments and image records.
 
-    Parameters are the fields of ``ExtractConfig`` (see there for their meaning).
+    Parameters: the fields of ``ExtractConfig`` (see there for their meaning).
 
     Rejects a document with ``not_html`` (a Content-Type that is given and is not HTML),
     ``no_raw_page`` (nothing fetched to extract from, and no segments yet;
@@ -46,18 +46,8 @@ class HtmlExtractor(Stage):
     name = "extract_html"
     version = "1"
     writes = frozenset({"segments", "images"})
-
-    def __init__(self, min_text_chars: int = ExtractConfig.min_text_chars,
-                 keep_tables: bool = ExtractConfig.keep_tables, keep_lists: bool = ExtractConfig.keep_lists,
-                 max_link_density: float = ExtractConfig.max_link_density,
-                 min_data_uri_bytes: int = ExtractConfig.min_data_uri_bytes,
-                 max_depth: int = ExtractConfig.max_depth, max_elements: int = ExtractConfig.max_elements,
-                 max_invalid_bytes_share: float = ExtractConfig.max_invalid_bytes_share) -> None:
-        super().__init__()
-        self.config = ExtractConfig(min_text_chars=min_text_chars, keep_tables=keep_tables, keep_lists=keep_lists,
-                                    max_link_density=max_link_density, min_data_uri_bytes=min_data_uri_bytes,
-                                    max_depth=max_depth, max_elements=max_elements,
-                                    max_invalid_bytes_share=max_invalid_bytes_share)
+    Config = ExtractConfig
+    config: ExtractConfig
 
     def process(self, doc: Document) -> Document | None:
         """Extract ``doc.raw`` into ``doc``; ``None`` after a rejection."""

@@ -11,6 +11,7 @@ dropped).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import fsspec
@@ -46,31 +47,38 @@ def url_host(url: str) -> str:
         return ""
 
 
+@dataclass
+class BlocklistConfig:
+    """The ``url_blocklist`` parameters: entries inline (``domains``, ``urls``) and in list files
+    (``domain_files``, ``url_files``), and whether images on blocked domains fail (``check_images``)."""
+
+    domains: list[str] | None = None
+    domain_files: list[str] | None = None
+    urls: list[str] | None = None
+    url_files: list[str] | None = None
+    check_images: bool = True
+
+
 class UrlBlocklist(Stage):
     """Reject documents on blocked domains or URLs; fail their images on blocked domains.
 
-    Reasons: ``domain_blocked`` and ``url_blocked`` for documents, ``image_domain_blocked``
-    for images (when ``check_images``); the detail names the matching entry.
+    Parameters: ``BlocklistConfig``. Reasons: ``domain_blocked`` and ``url_blocked`` for
+    documents, ``image_domain_blocked`` for images (when ``check_images``); the detail names
+    the matching entry.
     """
 
     name = "url_blocklist"
-
-    def __init__(self, domains: list[str] | None = None, domain_files: list[str] | None = None,
-                 urls: list[str] | None = None, url_files: list[str] | None = None,
-                 check_images: bool = True):
-        super().__init__()
-        self.domain_entries, self.domain_files = list(domains or []), list(domain_files or [])
-        self.url_entries, self.url_files = list(urls or []), list(url_files or [])
-        self.check_images = check_images
+    Config = BlocklistConfig
+    config: BlocklistConfig
 
     def setup(self) -> None:
         """Read the list files and normalise every entry."""
-        entries = list(self.domain_entries)
-        for path in self.domain_files:
+        entries = list(self.config.domains or [])
+        for path in self.config.domain_files or []:
             entries.extend(read_list(path))
         self.domains = {normalize_domain(e) for e in entries} - {""}
-        url_entries = list(self.url_entries)
-        for path in self.url_files:
+        url_entries = list(self.config.urls or [])
+        for path in self.config.url_files or []:
             url_entries.extend(read_list(path))
         self.urls = {canonical_url(u) for u in url_entries}
 
@@ -92,7 +100,7 @@ class UrlBlocklist(Stage):
         if self.urls and canonical_url(doc.url) in self.urls:
             self.reject(doc, "url_blocked", detail=canonical_url(doc.url))
             return None
-        if self.check_images:
+        if self.config.check_images:
             for image in doc.images:
                 if image.status != "failed" and image.url and (entry := self.blocked_domain(image.url)):
                     fail_image(self, doc, image, "image_domain_blocked", detail=entry)

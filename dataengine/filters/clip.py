@@ -18,6 +18,7 @@ kept, since nothing says it is wrong.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,42 +67,59 @@ def image_context(doc: Document, index: int, chars: int) -> str:
     return " ".join(part for part in (before, after) if part).strip()
 
 
+@dataclass
+class ClipConfig:
+    """The ``clip_score`` parameters.
+
+    ``model`` and ``pretrained``: what ``load_clip`` loads (see the module docstring), at
+    ``precision`` on ``device`` (``None``: a GPU when there is one). ``threshold``: the least best
+    score of the texts in ``use`` an image must reach (``None`` only scores; 0.28 is LAION-5B's for
+    ViT-B/32, other models need their own); below it, ``action``. ``context_chars``: text taken
+    from each side of the image; ``batch_size``: images (and texts) per model batch.
+    """
+
+    model: str = "ViT-B-32"
+    pretrained: str | None = "laion2b_s34b_b79k"
+    threshold: float | None = 0.28
+    use: list[str] = field(default_factory=lambda: list(TEXT_KINDS))
+    action: str = "drop_image"
+    context_chars: int = 300
+    batch_size: int = 64
+    device: str | None = None
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.use) - set(TEXT_KINDS)
+        if unknown:
+            raise ValueError(f"use: unknown text kinds {sorted(unknown)}; known: {', '.join(TEXT_KINDS)}")
+        check_action(self.action)
+
+
 class ClipScorer(Stage):
     """Score each fetched image against its texts with CLIP; fail (or drop the document) below ``threshold``.
 
-    ``threshold=None`` only scores. ``action``: ``drop_image`` (the image fails with reason
+    Parameters: ``ClipConfig``. ``action``: ``drop_image`` (the image fails with reason
     ``clip_similarity_low``) or ``drop_document`` (the whole document goes, same reason).
-    The default threshold, 0.28, is LAION-5B's for ViT-B/32; other models need their own.
     """
 
     name = "clip_score"
     reads = frozenset({"images.data"})
     writes = frozenset({"images.scores"})
-
-    def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k",
-                 threshold: float | None = 0.28, use: list[str] = TEXT_KINDS, action: str = "drop_image",
-                 context_chars: int = 300, batch_size: int = 64, device: str | None = None,
-                 precision: str = "fp32"):
-        super().__init__()
-        unknown = set(use) - set(TEXT_KINDS)
-        if unknown:
-            raise ValueError(f"{self.name}: use: unknown text kinds {sorted(unknown)}; known: {', '.join(TEXT_KINDS)}")
-        self.threshold, self.use, self.action = threshold, tuple(use), check_action(self.name, action)
-        self.context_chars, self.batch_size = context_chars, batch_size
-        self.model_name, self.pretrained, self.precision, self.device = model, pretrained, precision, device
+    Config = ClipConfig
+    config: ClipConfig
 
     def setup(self) -> None:
         """Load the CLIP model, its transform and tokenizer on the device."""
-        self.device = self.device or default_device()
-        self.model, self.preprocess, self.tokenizer = load_clip(self.model_name, self.pretrained, self.device,
-                                                                self.precision)
+        c = self.config
+        self.device = c.device or default_device()
+        self.model, self.preprocess, self.tokenizer = load_clip(c.model, c.pretrained, self.device, c.precision)
         self.dtype = next(self.model.parameters()).dtype  # fp16/bf16 weights want inputs of their type
 
     def texts_of(self, doc: Document, index: int) -> dict[str, str]:
         """The non-empty alt text, caption and context of image ``index``."""
         image = doc.images[index]
         texts = {"alt": image.alt or "", "caption": image.caption or "",
-                 "context": image_context(doc, index, self.context_chars)}
+                 "context": image_context(doc, index, self.config.context_chars)}
         return {kind: " ".join(text.split()) for kind, text in texts.items() if text.strip()}
 
     def embed_images(self, pictures: list[Any]) -> Any:
@@ -118,8 +136,8 @@ class ClipScorer(Stage):
 
         rows = []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                tokens = self.tokenizer(texts[i:i + self.batch_size]).to(self.device)
+            for i in range(0, len(texts), self.config.batch_size):
+                tokens = self.tokenizer(texts[i:i + self.config.batch_size]).to(self.device)
                 rows.append(self.model.encode_text(tokens, normalize=True).float())
         return torch.cat(rows)
 
@@ -130,9 +148,9 @@ class ClipScorer(Stage):
         text_emb = self.embed_texts(unique_texts) if unique_texts else None
         row_of = {t: n for n, t in enumerate(unique_texts)}
         scored = []
-        for start in range(0, len(items), self.batch_size):
+        for start in range(0, len(items), self.config.batch_size):
             chunk, pictures = [], []  # decoded one model batch at a time: a partition's pictures need not fit
-            for doc, image, texts in items[start:start + self.batch_size]:
+            for doc, image, texts in items[start:start + self.config.batch_size]:
                 try:
                     pictures.append(open_rgb(image.data))
                 except Exception as exc:  # undecodable bytes: the image goes, with the reason
@@ -148,14 +166,15 @@ class ClipScorer(Stage):
             scored.extend(chunk)
         dropped: set[int] = set()
         for doc, image, _ in scored:
-            if id(doc) in dropped or self.threshold is None:
+            if id(doc) in dropped or self.config.threshold is None:
                 continue
-            scores = {kind: image.scores[f"clip_{kind}"] for kind in self.use if f"clip_{kind}" in image.scores}
+            use = self.config.use
+            scores = {kind: image.scores[f"clip_{kind}"] for kind in use if f"clip_{kind}" in image.scores}
             if not scores:
                 continue
             best = max(scores, key=scores.get)
-            if scores[best] < self.threshold:
-                if apply_action(self, doc, image, self.action, "clip_similarity_low", value=scores[best],
-                                threshold=self.threshold, detail=f"best: {best}"):
+            if scores[best] < self.config.threshold:
+                if apply_action(self, doc, image, self.config.action, "clip_similarity_low", value=scores[best],
+                                threshold=self.config.threshold, detail=f"best: {best}"):
                     dropped.add(id(doc))
         return [doc for doc in docs if id(doc) not in dropped]

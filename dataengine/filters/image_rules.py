@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
 
@@ -39,28 +41,42 @@ def url_without_scheme(url: str) -> str:
     return url.split("://", 1)[-1].lower()
 
 
+@dataclass
+class ImageRulesConfig:
+    """The ``image_rules`` parameters: allowed ``formats``, side, ratio and byte limits (``None``
+    turns a rule off), whether to ``decode`` fully, and ``url_patterns``: regular expressions
+    searched in the lower-case URL without its scheme (default: the words of ``URL_WORDS`` as
+    whole tokens)."""
+
+    formats: list[str] = field(default_factory=lambda: ["jpeg", "png", "webp"])
+    min_side: int | None = 150
+    max_side: int | None = 20_000
+    max_aspect_ratio: float | None = 2.0
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+    decode: bool = True
+    url_patterns: list[str] | None = None
+
+
 class ImageRules(Stage):
     """Fail images by URL pattern, file size, decode, format, side length and aspect ratio.
 
-    ``url_patterns`` are regular expressions searched in the lower-case URL without its
-    scheme (default: the words of ``URL_WORDS`` as whole tokens). ``None`` turns a size or
-    ratio rule off. Reasons (image level): ``url_pattern`` (detail: the matched text),
-    ``bytes_too_small``, ``bytes_too_large``, ``decode_failed``, ``format_not_allowed``,
-    ``side_too_small``, ``side_too_large``, ``aspect_ratio_high``.
+    Parameters: ``ImageRulesConfig``. Reasons (image level): ``url_pattern`` (detail: the
+    matched text), ``bytes_too_small``, ``bytes_too_large``, ``decode_failed``,
+    ``format_not_allowed``, ``side_too_small``, ``side_too_large``, ``aspect_ratio_high``.
     """
 
     name = "image_rules"
     reads = frozenset({"images"})
+    Config = ImageRulesConfig
+    config: ImageRulesConfig
 
-    def __init__(self, formats: list[str] = ("jpeg", "png", "webp"), min_side: int | None = 150,
-                 max_side: int | None = 20_000, max_aspect_ratio: float | None = 2.0,
-                 min_bytes: int | None = None, max_bytes: int | None = None, decode: bool = True,
-                 url_patterns: list[str] | None = None):
-        super().__init__()
-        self.formats = {_FORMAT_ALIASES.get(f.lower(), f.lower()) for f in formats}
-        self.min_side, self.max_side, self.max_aspect_ratio = min_side, max_side, max_aspect_ratio
-        self.min_bytes, self.max_bytes, self.decode = min_bytes, max_bytes, decode
-        patterns = url_patterns if url_patterns is not None else [word_pattern(w) for w in URL_WORDS]
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        self.formats = {_FORMAT_ALIASES.get(f.lower(), f.lower()) for f in self.config.formats}
+        patterns = self.config.url_patterns
+        if patterns is None:
+            patterns = [word_pattern(w) for w in URL_WORDS]
         try:
             self.url_patterns = [re.compile(p) for p in patterns]
         except re.error as exc:
@@ -83,7 +99,7 @@ class ImageRules(Stage):
             with Image.open(io.BytesIO(image.data)) as im:
                 image.width, image.height = im.size
                 image.format = (im.format or "").lower()
-                if self.decode:
+                if self.config.decode:
                     im.load()
         except Exception:  # PIL raises many types for bad bytes, including decompression bombs
             return "decode_failed"
@@ -98,10 +114,10 @@ class ImageRules(Stage):
             return None  # pending: the remaining rules need the bytes
         if image.data is not None:
             size = len(image.data)
-            if self.min_bytes is not None and size < self.min_bytes:
-                return "bytes_too_small", size, self.min_bytes, None
-            if self.max_bytes is not None and size > self.max_bytes:
-                return "bytes_too_large", size, self.max_bytes, None
+            if self.config.min_bytes is not None and size < self.config.min_bytes:
+                return "bytes_too_small", size, self.config.min_bytes, None
+            if self.config.max_bytes is not None and size > self.config.max_bytes:
+                return "bytes_too_large", size, self.config.max_bytes, None
             reason = self._describe(image)
             if reason:
                 return reason, None, None, None
@@ -111,12 +127,12 @@ class ImageRules(Stage):
                 return "format_not_allowed", None, None, fmt
         if image.width and image.height:
             short, long = sorted((image.width, image.height))
-            if self.min_side is not None and short < self.min_side:
-                return "side_too_small", short, self.min_side, f"{image.width}x{image.height}"
-            if self.max_side is not None and long > self.max_side:
-                return "side_too_large", long, self.max_side, f"{image.width}x{image.height}"
-            if self.max_aspect_ratio is not None and long / short > self.max_aspect_ratio:
-                return "aspect_ratio_high", long / short, self.max_aspect_ratio, f"{image.width}x{image.height}"
+            if self.config.min_side is not None and short < self.config.min_side:
+                return "side_too_small", short, self.config.min_side, f"{image.width}x{image.height}"
+            if self.config.max_side is not None and long > self.config.max_side:
+                return "side_too_large", long, self.config.max_side, f"{image.width}x{image.height}"
+            if self.config.max_aspect_ratio is not None and long / short > self.config.max_aspect_ratio:
+                return "aspect_ratio_high", long / short, self.config.max_aspect_ratio, f"{image.width}x{image.height}"
         return None
 
     def process(self, doc: Document) -> Document:
@@ -131,6 +147,17 @@ class ImageRules(Stage):
         return doc
 
 
+@dataclass
+class RepeatedImagesConfig:
+    """The ``repeated_images`` parameter: ``max_docs``, the most documents of a partition an image may be in."""
+
+    max_docs: int = 10
+
+    def __post_init__(self) -> None:
+        if self.max_docs < 1:
+            raise ValueError(f"max_docs must be >= 1, got {self.max_docs}")
+
+
 class RepeatedImages(Stage):
     """Fail images found in more than ``max_docs`` documents of the partition (boilerplate).
 
@@ -141,12 +168,8 @@ class RepeatedImages(Stage):
 
     name = "repeated_images"
     reads = frozenset({"images"})
-
-    def __init__(self, max_docs: int = 10):
-        super().__init__()
-        if max_docs < 1:
-            raise ValueError(f"{self.name}: max_docs must be >= 1, got {max_docs}")
-        self.max_docs = max_docs
+    Config = RepeatedImagesConfig
+    config: RepeatedImagesConfig
 
     @staticmethod
     def key(image: ImageRecord) -> str | None:
@@ -169,6 +192,6 @@ class RepeatedImages(Stage):
                     continue
                 count = len(docs_per_key[key])
                 image.scores["docs_in_partition"] = float(count)
-                if count > self.max_docs:
-                    fail_image(self, doc, image, "repeated_across_docs", value=count, threshold=self.max_docs)
+                if count > self.config.max_docs:
+                    fail_image(self, doc, image, "repeated_across_docs", value=count, threshold=self.config.max_docs)
         return docs

@@ -18,10 +18,10 @@ from schemas import Document, ImageRecord
 ACTIONS = ("drop_image", "drop_document")
 
 
-def check_action(stage: str, action: str) -> str:
-    """``action`` if it is a known policy, else a ``ValueError`` naming the stage."""
+def check_action(action: str) -> str:
+    """``action`` if it is a known policy, else a ``ValueError`` naming the known ones."""
     if action not in ACTIONS:
-        raise ValueError(f"{stage}: action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     return action
 
 

@@ -9,7 +9,9 @@ model path so that cannot happen.) ``model_path`` takes another fastText model f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from dataengine.stages.base import Stage
 from schemas import Document
@@ -39,35 +41,49 @@ class LanguageDetector:
         return best["lang"], float(best["score"])
 
 
+@dataclass
+class LanguageConfig:
+    """The ``language_id`` parameters.
+
+    ``allowed``: ISO 639 codes to keep (``None`` keeps all). ``min_score``: drop documents
+    identified with less confidence (``None``: no minimum). ``model_path``: another fastText
+    model file (default: the bundled lid.176.ftz); ``max_chars``: the text identified.
+    """
+
+    allowed: list[str] | None = None
+    min_score: float | None = None
+    model_path: str | None = None
+    max_chars: int = 2000
+
+
 class LanguageFilter(Stage):
     """Set ``doc.language`` and ``doc.language_score``; optionally keep only some languages.
 
-    ``allowed``: ISO 639 codes to keep (``None`` keeps all). ``min_score``: drop documents
-    identified with less confidence (``None``: no minimum). Reasons: ``language_not_allowed``
-    (detail: the code), ``language_score_low``, ``no_text`` (nothing to identify, only when
-    filtering). The score is also ``doc.scores["language_score"]`` for the manifests.
+    Parameters: ``LanguageConfig``. Reasons: ``language_not_allowed`` (detail: the code),
+    ``language_score_low``, ``no_text`` (nothing to identify, only when filtering). The score
+    is also ``doc.scores["language_score"]`` for the manifests.
     """
 
     name = "language_id"
     reads = frozenset({"segments"})
     writes = frozenset({"language"})
+    Config = LanguageConfig
+    config: LanguageConfig
 
-    def __init__(self, allowed: list[str] | None = None, min_score: float | None = None,
-                 model_path: str | None = None, max_chars: int = 2000):
-        super().__init__()
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        allowed = self.config.allowed
         self.allowed = {code.lower() for code in allowed} if allowed is not None else None
-        self.min_score = min_score
-        self.model_path, self.max_chars = model_path, max_chars
 
     def setup(self) -> None:
         """Load the fastText model."""
-        self.detector = LanguageDetector(self.model_path, self.max_chars)
+        self.detector = LanguageDetector(self.config.model_path, self.config.max_chars)
 
     def process(self, doc: Document) -> Document | None:
         """Identify the language of the document's text and apply the policy."""
         text = doc.text.strip()
         if not text:
-            if self.allowed is not None or self.min_score is not None:
+            if self.allowed is not None or self.config.min_score is not None:
                 self.reject(doc, "no_text")
                 return None
             return doc
@@ -77,8 +93,8 @@ class LanguageFilter(Stage):
             self.reject(doc, "language_not_allowed", value=doc.language_score,
                         detail=f"{doc.language}; allowed: {', '.join(sorted(self.allowed))}")
             return None
-        if self.min_score is not None and doc.language_score < self.min_score:
-            self.reject(doc, "language_score_low", value=doc.language_score, threshold=self.min_score,
+        if self.config.min_score is not None and doc.language_score < self.config.min_score:
+            self.reject(doc, "language_score_low", value=doc.language_score, threshold=self.config.min_score,
                         detail=doc.language)
             return None
         return doc

@@ -18,8 +18,9 @@ A model stage: run it on an actor pool; its ``setup`` loads the detector once pe
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -34,6 +35,7 @@ NUDENET_UNSAFE = ("FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "FEMALE_
                   "BUTTOCKS_EXPOSED", "ANUS_EXPOSED")
 
 
+@runtime_checkable
 class NsfwDetector(Protocol):
     """Scores pictures: for each, the probability of each unsafe label it found."""
 
@@ -127,45 +129,61 @@ class ClipSafetyHead:
 DETECTORS = {"nudenet": NudeNetDetector, "clip_head": ClipSafetyHead}
 
 
+@dataclass
+class NsfwConfig:
+    """The ``nsfw`` parameters.
+
+    ``detector``: a name of ``DETECTORS`` built with ``detector_params`` (plus ``device``;
+    ``None``: a GPU when there is one), or, from Python, any ``NsfwDetector``. ``threshold``:
+    the score at which ``action`` applies; ``batch_size``: pictures per detector call.
+    """
+
+    detector: str | NsfwDetector = "nudenet"
+    detector_params: dict[str, Any] | None = None
+    threshold: float = 0.5
+    action: str = "drop_image"
+    batch_size: int = 16
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        check_action(self.action)
+        if isinstance(self.detector, str):
+            if self.detector not in DETECTORS:
+                raise ValueError(f"unknown detector {self.detector!r}; known: {', '.join(DETECTORS)}")
+            try:  # checked here, so wrong parameters fail before any model loads
+                inspect.signature(DETECTORS[self.detector]).bind(device=self.device, **(self.detector_params or {}))
+            except TypeError as exc:
+                raise ValueError(f"detector_params: {exc}") from None
+
+
 class NsfwFilter(Stage):
     """Score fetched images for nudity; fail the image or drop the document at ``threshold``.
 
-    ``detector``: a name of ``DETECTORS`` built with ``detector_params`` (plus ``device``),
-    or, from Python, any ``NsfwDetector``. ``image.scores["nsfw"]`` keeps every image's
-    score; at or above ``threshold`` the reason is ``nsfw_high`` (detail: the label).
+    Parameters: ``NsfwConfig``. ``image.scores["nsfw"]`` keeps every image's score; at or
+    above ``threshold`` the reason is ``nsfw_high`` (detail: the label).
     """
 
     name = "nsfw"
     reads = frozenset({"images.data"})
     writes = frozenset({"images.scores"})
-
-    def __init__(self, detector: str | NsfwDetector = "nudenet", detector_params: dict[str, Any] | None = None,
-                 threshold: float = 0.5, action: str = "drop_image", batch_size: int = 16,
-                 device: str | None = None):
-        super().__init__()
-        self.threshold, self.action, self.batch_size = threshold, check_action(self.name, action), batch_size
-        self.detector_params, self.device = dict(detector_params or {}), device
-        if isinstance(detector, str):
-            if detector not in DETECTORS:
-                raise ValueError(f"{self.name}: unknown detector {detector!r}; known: {', '.join(DETECTORS)}")
-            try:  # checked here, so wrong parameters fail before any model loads
-                inspect.signature(DETECTORS[detector]).bind(device=device, **self.detector_params)
-            except TypeError as exc:
-                raise ValueError(f"{self.name}: detector_params: {exc}") from None
-        self.detector = detector
+    Config = NsfwConfig
+    config: NsfwConfig
 
     def setup(self) -> None:
         """Load the named detector (a detector object given from Python is used as it is)."""
-        if isinstance(self.detector, str):
-            self.detector = DETECTORS[self.detector](device=self.device or default_device(), **self.detector_params)
+        c = self.config
+        detector = c.detector
+        if isinstance(detector, str):
+            detector = DETECTORS[detector](device=c.device or default_device(), **(c.detector_params or {}))
+        self.detector = detector
 
     def process_batch(self, docs: list[Document]) -> list[Document]:
         """Score the batch's images a detector batch at a time, then apply the policy."""
         items = [(doc, image) for doc in docs for image in scorable(doc)]
         dropped: set[int] = set()
-        for start in range(0, len(items), self.batch_size):
+        for start in range(0, len(items), self.config.batch_size):
             chunk, pictures = [], []
-            for doc, image in items[start:start + self.batch_size]:
+            for doc, image in items[start:start + self.config.batch_size]:
                 try:
                     pictures.append(open_rgb(image.data))
                 except Exception as exc:  # undecodable bytes: the image goes, with the reason
@@ -177,8 +195,8 @@ class NsfwFilter(Stage):
             for (doc, image), labels in zip(chunk, self.detector.score(pictures)):
                 label = max(labels, key=labels.get) if labels else None
                 image.scores["nsfw"] = labels[label] if label else 0.0
-                if label and id(doc) not in dropped and image.scores["nsfw"] >= self.threshold:
-                    if apply_action(self, doc, image, self.action, "nsfw_high", value=image.scores["nsfw"],
-                                    threshold=self.threshold, detail=label):
+                if label and id(doc) not in dropped and image.scores["nsfw"] >= self.config.threshold:
+                    if apply_action(self, doc, image, self.config.action, "nsfw_high", value=image.scores["nsfw"],
+                                    threshold=self.config.threshold, detail=label):
                         dropped.add(id(doc))
         return [doc for doc in docs if id(doc) not in dropped]

@@ -16,7 +16,6 @@ language yet.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from dataengine.filters import text_metrics as tm
 from dataengine.stages.base import Stage
@@ -38,16 +37,11 @@ RULES: tuple[tuple[str, str, str], ...] = (
 LEVELS = ("paragraph", "document")
 
 
-@dataclass(eq=False)
-class TextQualityFilter(Stage):
-    """Drop low-quality paragraphs, then low-quality documents; keep every measure.
-
-    The fields are the pipeline parameters (``paragraph_*`` and ``document_*`` thresholds,
-    defaults from OBELICS' published web-document filter configuration).
-    """
-
-    name: ClassVar[str] = "text_quality"
-    reads: ClassVar[frozenset[str]] = frozenset({"segments", "language"})
+@dataclass
+class TextQualityConfig:
+    """The ``text_quality`` parameters: ``paragraph_*`` and ``document_*`` thresholds (defaults from
+    OBELICS' published web-document filter configuration; ``None`` turns a rule off), and how
+    the metrics are measured."""
 
     paragraph_min_words: int | None = 4
     paragraph_max_words: int | None = 1000
@@ -76,17 +70,25 @@ class TextQualityFilter(Stage):
     flagged_word_files: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        super().__init__()
         for metric, bound, field in RULES:
             for level in LEVELS:
                 value = getattr(self, f"{level}_{field}")
                 if value is not None and (not isinstance(value, (int, float)) or value < 0):
-                    raise ValueError(f"{self.name}: {level}_{field} must be a number >= 0 or null, got {value!r}")
+                    raise ValueError(f"{level}_{field} must be a number >= 0 or null, got {value!r}")
+
+
+class TextQualityFilter(Stage):
+    """Drop low-quality paragraphs, then low-quality documents; keep every measure (parameters: ``TextQualityConfig``)."""
+
+    name = "text_quality"
+    reads = frozenset({"segments", "language"})
+    Config = TextQualityConfig
+    config: TextQualityConfig
 
     def setup(self) -> None:
         """Read the flagged-word lists."""
         self._flagged = {"en": tm.default_flagged_words()}
-        for language, path in (self.flagged_word_files or {}).items():
+        for language, path in (self.config.flagged_word_files or {}).items():
             self._flagged[language] = tm.read_word_list(path)
 
     def measure(self, text: str, language: str) -> dict[str, float]:
@@ -95,9 +97,9 @@ class TextQualityFilter(Stage):
         out = {
             "word_count": float(len(tokens)),
             "special_char_ratio": tm.special_char_ratio(text),
-            "punctuation_ratio": tm.punctuation_ratio(text, self.punctuation_min_tokens),
-            "char_repetition": tm.char_repetition_ratio(text, self.char_ngram),
-            "word_repetition": tm.word_repetition_ratio(tokens, self.word_ngram),
+            "punctuation_ratio": tm.punctuation_ratio(text, self.config.punctuation_min_tokens),
+            "char_repetition": tm.char_repetition_ratio(text, self.config.char_ngram),
+            "word_repetition": tm.word_repetition_ratio(tokens, self.config.word_ngram),
         }
         flagged = self._flagged.get(language)
         if flagged is not None:
@@ -105,7 +107,7 @@ class TextQualityFilter(Stage):
         stop = tm.stop_words(language)
         if stop is not None:
             out["stopword_ratio"] = tm.word_ratio(tokens, stop)
-        common = tm.common_words(language, self.common_words_top_n)
+        common = tm.common_words(language, self.config.common_words_top_n)
         if common is not None:
             out["common_word_ratio"] = tm.word_ratio(tokens, common)
         return out
@@ -113,7 +115,7 @@ class TextQualityFilter(Stage):
     def first_failure(self, level: str, metrics: dict[str, float]) -> tuple[str, float, float] | None:
         """The first rule of ``level`` that ``metrics`` break, as (reason, value, threshold)."""
         for metric, bound, field in RULES:
-            threshold = getattr(self, f"{level}_{field}")
+            threshold = getattr(self.config, f"{level}_{field}")
             value = metrics.get(metric)
             if threshold is None or value is None:
                 continue
@@ -125,7 +127,7 @@ class TextQualityFilter(Stage):
 
     def process(self, doc: Document) -> Document | None:
         """Drop failing paragraphs, score the rest, drop the document if it fails."""
-        language = doc.language or self.default_language
+        language = doc.language or self.config.default_language
         kept = []
         for position, seg in enumerate(doc.segments):
             if seg.kind == "text":

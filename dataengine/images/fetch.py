@@ -27,6 +27,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, zip_longest
+from typing import Any
 from urllib.parse import urlsplit
 
 from dataengine.extract.images import BadDataUri, decode_data_uri
@@ -49,8 +50,9 @@ class Failure:
     threshold: float | None = None
 
 
-class ImageFetcher(Stage):
-    """Download, check and resize the pending images of each document.
+@dataclass
+class FetchImagesConfig(ResizeConfig):
+    """The ``fetch_images`` parameters: the network's here, the images' those of ``ResizeConfig``.
 
     Network: ``timeout`` (read timeout, s), ``connect_timeout``, ``max_seconds`` (a whole
     transfer), ``max_bytes``, ``max_redirects``, ``retries`` and ``backoff`` (429/5xx and dropped
@@ -68,35 +70,50 @@ class ImageFetcher(Stage):
     never fit is rejected ``too_many_pixels``.
     """
 
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    max_seconds: float = 60.0
+    max_bytes: int = 20 * 1024 * 1024
+    max_redirects: int = 5
+    retries: int = 2
+    backoff: float = 0.5
+    max_retry_wait: float = 10.0
+    threads: int = 32
+    max_per_host: int = 8
+    user_agent: str = "dataengine"
+    respect_robots: bool = True
+    respect_noai: bool = True
+    allow_private: bool | str | list[str] = False
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
+
+    def http(self) -> HttpConfig:
+        """The HTTP client's settings for image downloads."""
+        return HttpConfig(
+            user_agent=self.user_agent, connect_timeout=self.connect_timeout, read_timeout=self.timeout,
+            max_seconds=self.max_seconds, max_bytes=self.max_bytes, max_redirects=self.max_redirects,
+            retries=self.retries, backoff=self.backoff, max_retry_wait=self.max_retry_wait,
+            max_per_host=self.max_per_host, respect_robots=self.respect_robots,
+            optout_directives=("noai", "noimageai") if self.respect_noai else (), respect_tdm=self.respect_noai,
+            accept_types=IMAGE_TYPES, allow_private=self.allow_private)
+
+
+class ImageFetcher(Stage):
+    """Download, check and resize the pending images of each document (parameters: ``FetchImagesConfig``)."""
+
     name = "fetch_images"
     version = "2"
     reads = frozenset({"images"})
     writes = frozenset({"images.data"})
+    Config = FetchImagesConfig
+    config: FetchImagesConfig
 
-    def __init__(self, timeout: float = 10.0, connect_timeout: float = 5.0, max_seconds: float = 60.0,
-                 max_bytes: int = 20 * 1024 * 1024, max_redirects: int = 5, retries: int = 2, backoff: float = 0.5,
-                 max_retry_wait: float = 10.0, threads: int = 32, max_per_host: int = 8,
-                 user_agent: str = "dataengine", respect_robots: bool = True, respect_noai: bool = True,
-                 allow_private: bool | list[str] = False, image_size: int = 1024,
-                 resize_mode: str = "keep_ratio_largest", resize_only_if_bigger: bool = True,
-                 encode_format: str = "jpg", encode_quality: int = 95, skip_reencode: bool = False,
-                 min_image_size: int = 0, max_aspect_ratio: float = float("inf"), max_pixels: int = 64_000_000,
-                 pixel_budget: int = 128_000_000):
-        super().__init__()
-        if threads < 1:
-            raise ValueError(f"fetch_images: threads must be at least 1, got {threads}")
-        self.threads = threads
-        self.http = HttpClient(HttpConfig(
-            user_agent=user_agent, connect_timeout=connect_timeout, read_timeout=timeout, max_seconds=max_seconds,
-            max_bytes=max_bytes, max_redirects=max_redirects, retries=retries, backoff=backoff,
-            max_retry_wait=max_retry_wait, max_per_host=max_per_host, respect_robots=respect_robots,
-            optout_directives=("noai", "noimageai") if respect_noai else (), respect_tdm=respect_noai,
-            accept_types=IMAGE_TYPES, allow_private=allow_private))
-        self.processor = ImageProcessor(ResizeConfig(
-            image_size=image_size, resize_mode=resize_mode, resize_only_if_bigger=resize_only_if_bigger,
-            encode_format=encode_format, encode_quality=encode_quality, skip_reencode=skip_reencode,
-            min_image_size=min_image_size, max_aspect_ratio=max_aspect_ratio, max_pixels=max_pixels,
-            pixel_budget=pixel_budget))
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        self.http = HttpClient(self.config.http())
+        self.processor = ImageProcessor(self.config)  # the config is a ResizeConfig too
 
     def fetch_one(self, image: ImageRecord) -> Prepared | Failure:
         """Get and prepare one image (never raises: every problem is a ``Failure``)."""
@@ -124,7 +141,7 @@ class ImageFetcher(Stage):
         """Fetch all pending images of the batch concurrently; every document is kept."""
         todo = [(doc, image) for doc in docs for image in doc.images if image.status == "pending"]
         ordered = _across_hosts([image for _, image in todo])
-        with ThreadPoolExecutor(min(self.threads, max(1, len(todo)))) as pool:
+        with ThreadPoolExecutor(min(self.config.threads, max(1, len(todo)))) as pool:
             outcomes = dict(zip(map(id, ordered), pool.map(self.fetch_one, ordered)))
         for doc, image in todo:
             outcome = outcomes[id(image)]

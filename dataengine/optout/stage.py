@@ -14,6 +14,9 @@ downloaded. For each document:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from dataengine.crawl.links import parse_html
 from dataengine.optout.lists import OptOutList
 from dataengine.optout.signals import NOIMAGEAI_SCORE, page_optout
@@ -21,20 +24,30 @@ from dataengine.stages.base import Stage
 from schemas import Document
 
 
+@dataclass
+class OptOutConfig:
+    """The ``optout`` parameters: the list at ``optout_list`` (path or URL; optional), and the
+    ``user_agent`` whose product token page signals are matched against."""
+
+    optout_list: str | None = None
+    user_agent: str = "dataengine"
+
+
 class OptOutFilter(Stage):
-    """Apply opt-out signals and the list at ``optout_list`` (path or URL; optional) to documents."""
+    """Apply opt-out signals and the list at ``optout_list`` to documents (parameters: ``OptOutConfig``)."""
 
     name = "optout"
     version = "1"
+    Config = OptOutConfig
+    config: OptOutConfig
 
-    def __init__(self, optout_list: str | None = None, user_agent: str = "dataengine"):
-        super().__init__()
-        self.optout_list = optout_list
-        self.token = user_agent.split("/", 1)[0].split()[0]
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        self.token = self.config.user_agent.split("/", 1)[0].split()[0]
 
     def setup(self) -> None:
         """Read the opt-out list."""
-        self.optout = OptOutList.load(self.optout_list) if self.optout_list else None
+        self.optout = OptOutList.load(self.config.optout_list) if self.config.optout_list else None
 
     def process(self, doc: Document) -> Document | None:
         """Reject or trim ``doc`` as its signals and the list say."""

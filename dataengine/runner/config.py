@@ -14,21 +14,21 @@ Example::
     sink:
       maxcount: 1000
 
-Everything is checked before any work starts: unknown sections, unknown source kinds or
-stage names, and parameters the class does not take all fail with the offending key.
+Everything is checked before any work starts, by the config loader every config shares
+(``schemas.config``): unknown sections, unknown source kinds or stage names, and parameters
+that are not fields of the class's ``Config`` (or values of the wrong type) all fail with
+the offending key.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dataengine.errors import ConfigError
 from dataengine.registry import SOURCES, STAGES, resolve
+from schemas.config import from_mapping, parse_overrides, read_yaml, set_key
 
 
 @dataclass
@@ -88,23 +88,15 @@ class PipelineConfig:
         return self.raw
 
 
-_TOP_KEYS = {"name", "description", "source", "stages", "sink"}
-_STAGE_KEYS = {"name", "params", "resources"}
+@dataclass
+class PipelineFile:
+    """The top level of a pipeline YAML as written (``source`` and ``stages`` are checked against the registry)."""
 
-
-def _check_params(cls: type, params: dict[str, Any], where: str) -> None:
-    sig = inspect.signature(cls.__init__)
-    accepted = [p for p in sig.parameters if p != "self"]
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return
-    for key in params:
-        if key not in accepted:
-            raise ConfigError(f"{where}: unknown parameter {key!r}; {cls.__name__} takes: "
-                              f"{', '.join(accepted) or 'no parameters'}")
-    try:
-        sig.bind(None, **params)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    name: str | None = None
+    description: str | None = None
+    source: dict[str, Any] | None = None
+    stages: list[Any] | None = None
+    sink: SinkConfig = field(default_factory=SinkConfig)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
@@ -113,82 +105,64 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
     Stages are addressed by name: ``stages.fetch_images.timeout=3`` sets that stage's
     parameter; ``source.url=...`` sets a source parameter; ``sink.maxcount=10`` the sink.
     """
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        value = yaml.safe_load(text) if text else ""
+    for key, value in parse_overrides(overrides).items():
         path = key.split(".")
         if path[0] == "stages" and len(path) >= 3:
-            matches = [s for s in raw.get("stages") or [] if s.get("name") == path[1]]
+            matches = [s for s in raw.get("stages") or [] if isinstance(s, dict) and s.get("name") == path[1]]
             if not matches:
                 raise ConfigError(f"--set {key}: no stage named {path[1]!r} in the pipeline")
+            section = "resources" if path[2] == "resources" else "params"
+            rest = path[3:] if section == "resources" else path[2:]
+            if not rest:
+                raise ConfigError(f"--set {key}: missing a parameter name")
             for stage in matches:
-                target = stage.setdefault("resources" if path[2] == "resources" else "params", {})
-                rest = path[3:] if path[2] == "resources" else path[2:]
-                _set_path(target, rest, value, key)
-        elif path[0] in ("source", "sink", "name"):
-            if path[0] == "name":
-                raw["name"] = value
-            else:
-                _set_path(raw.setdefault(path[0], {}), path[1:], value, key)
+                set_key(stage, ".".join([section, *rest]), value)
+        elif path == ["name"]:
+            raw["name"] = value
+        elif path[0] in ("source", "sink") and len(path) >= 2:
+            set_key(raw, key, value)
         else:
-            raise ConfigError(f"--set {key}: must start with source., stages.NAME., sink. or name")
+            raise ConfigError(f"--set {key}: must start with source., stages.NAME., sink. or be name")
 
 
-def _set_path(target: dict[str, Any], path: list[str], value: Any, key: str) -> None:
-    if not path:
-        raise ConfigError(f"--set {key}: missing a parameter name")
-    for part in path[:-1]:
-        target = target.setdefault(part, {})
-    target[path[-1]] = value
+def _parse_source(raw: dict[str, Any] | None) -> SourceConfig:
+    """The ``source:`` section: a registered ``kind`` and the parameters of that source's ``Config``."""
+    params = dict(raw or {})
+    if "kind" not in params:
+        raise ConfigError("source.kind is required")
+    kind = params.pop("kind")
+    if kind not in SOURCES:
+        raise ConfigError(f"source.kind: unknown source {kind!r}; known: {', '.join(sorted(SOURCES))}")
+    resolve(SOURCES, kind, "source").parse_params(params, f"source ({kind})")
+    return SourceConfig(kind, params)
+
+
+def _parse_stage(position: int, raw: Any) -> StageConfig:
+    """One entry of ``stages:``: a registered ``name``, the ``params`` of that stage's ``Config``, ``resources``."""
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ConfigError(f"stages[{position}]: each stage needs a name")
+    name = raw["name"]
+    if name not in STAGES:
+        raise ConfigError(f"stages[{position}].name: unknown stage {name!r}; known: {', '.join(sorted(STAGES))}")
+    where = f"stages[{position}] ({name})"
+    stage = from_mapping(StageConfig, {**raw, "params": raw.get("params") or {}}, where)
+    resolve(STAGES, name, "stage").parse_params(stage.params, where)
+    return stage
 
 
 def parse_pipeline(raw: dict[str, Any]) -> PipelineConfig:
     """Check a loaded pipeline dict and turn it into a ``PipelineConfig``."""
     if not isinstance(raw, dict):
         raise ConfigError("pipeline must be a YAML mapping")
-    for key in raw:
-        if key not in _TOP_KEYS:
-            raise ConfigError(f"unknown top-level key {key!r}; expected: {', '.join(sorted(_TOP_KEYS))}")
-    src = dict(raw.get("source") or {})
-    if "kind" not in src:
-        raise ConfigError("source.kind is required")
-    kind = src.pop("kind")
-    if kind not in SOURCES:
-        raise ConfigError(f"source.kind: unknown source {kind!r}; known: {', '.join(sorted(SOURCES))}")
-    _check_params(resolve(SOURCES, kind, "source"), src, f"source ({kind})")
-    stages = []
-    for i, st in enumerate(raw.get("stages") or []):
-        if not isinstance(st, dict) or "name" not in st:
-            raise ConfigError(f"stages[{i}]: each stage needs a name")
-        for key in st:
-            if key not in _STAGE_KEYS:
-                raise ConfigError(f"stages[{i}] ({st['name']}): unknown key {key!r}; expected: name, params, resources")
-        if st["name"] not in STAGES:
-            raise ConfigError(f"stages[{i}].name: unknown stage {st['name']!r}; known: {', '.join(sorted(STAGES))}")
-        params = dict(st.get("params") or {})
-        _check_params(resolve(STAGES, st["name"], "stage"), params, f"stages[{i}] ({st['name']})")
-        try:
-            resources = Resources(**(st.get("resources") or {}))
-        except TypeError as exc:
-            raise ConfigError(f"stages[{i}] ({st['name']}).resources: {exc}") from None
-        stages.append(StageConfig(st["name"], params, resources))
-    try:
-        sink = SinkConfig(**(raw.get("sink") or {}))
-    except TypeError as exc:
-        raise ConfigError(f"sink: {exc}") from None
-    return PipelineConfig(raw.get("name") or "pipeline", SourceConfig(kind, src), stages, sink, raw)
+    top = from_mapping(PipelineFile, raw, noun="top-level key")
+    stages = [_parse_stage(i, st) for i, st in enumerate(top.stages or [])]
+    return PipelineConfig(top.name or "pipeline", _parse_source(top.source), stages, top.sink, raw)
 
 
 def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
     """Read a pipeline YAML, apply ``--set`` overrides and check it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: pipeline file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "pipeline") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: pipeline must be a YAML mapping")
     apply_overrides(raw, overrides or [])
     return parse_pipeline(raw)

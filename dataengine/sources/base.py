@@ -3,6 +3,9 @@
 A partition is the unit of work and of commit: one WARC file, one chunk of a URL list,
 one slice of a site. Its ``id`` names the output shards, so it must be stable across runs
 and safe as a file name (lower-case letters, digits, ``-`` and ``_``).
+
+A source's parameters (the YAML ``source:`` keys besides ``kind``) are the fields of its
+``Config`` dataclass, checked by the config loader (``dataengine.registry.Configured``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator
 
+from dataengine.registry import Configured
 from schemas import Document, Rejection
 
 
@@ -31,11 +35,16 @@ def partition_id(prefix: str, uri: str) -> str:
     return f"{prefix}-{stem}-{digest}"
 
 
-class Source:
-    """Base class of sources. Subclasses set ``name`` (the YAML ``source.kind``)."""
+class Source(Configured):
+    """Base class of sources. Subclasses set ``name`` (the YAML ``source.kind``) and ``Config`` (their parameters)."""
 
     name: ClassVar[str] = ""
     uses_ray: ClassVar[bool] = False  # True when partitions() itself runs work on Ray
+
+    @classmethod
+    def describe(cls) -> str:
+        """How messages name the source: ``warc source``."""
+        return f"{cls.name} source"
 
     def partitions(self) -> list[Partition]:
         """All partitions of this input, in a stable order."""

@@ -9,7 +9,8 @@ A sample that cannot be decoded is a ``rejected`` row naming the shard and the p
 
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from dataengine.shards import ShardReader, decode_sample, list_shards
 from dataengine.shards.layout import CorpusError, partition_of
@@ -19,13 +20,23 @@ from schemas import Document, Rejection
 STAGE = "source:corpus"
 
 
+@dataclass
+class CorpusConfig:
+    """The ``corpus`` source's parameter: the ``path`` of the corpus (local or any fsspec URL)."""
+
+    path: str
+
+
 class CorpusSource(Source):
     """The documents of the corpus at ``path`` (local or any fsspec URL), partition by partition."""
 
     name = "corpus"
+    Config = CorpusConfig
+    config: CorpusConfig
 
-    def __init__(self, path: str):
-        self.path = path.rstrip("/")
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        self.path = self.config.path.rstrip("/")
 
     def partitions(self) -> list[Partition]:
         """The corpus's partitions with their committed shards, in name order; ``ValueError`` when there are none."""

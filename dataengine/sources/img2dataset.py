@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import tarfile
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from dataengine.sources.base import Partition, Source, partition_id
 from dataengine.sources.image_bytes import MAX_PIXELS, BadImage, image_record
-from dataengine.sources.paths import input_files, open_input, stand_in_url
+from dataengine.sources.paths import InputFiles, open_input, stand_in_url
 from dataengine.shards.reader import split_member
 from schemas import Document, Rejection, Segment, SourceRef, document_id
 
@@ -34,23 +35,23 @@ _MEMBER_KINDS = {tarfile.SYMTYPE: "a symlink", tarfile.LNKTYPE: "a hard link", t
                  tarfile.BLKTYPE: "a block device", tarfile.FIFOTYPE: "a fifo", tarfile.DIRTYPE: "a directory"}
 
 
+@dataclass
+class Img2DatasetConfig(InputFiles):
+    """The ``img2dataset`` source's parameters: its tars (``InputFiles``) and ``max_pixels``, the largest image taken."""
+
+    max_pixels: int = MAX_PIXELS
+
+
 class Img2DatasetSource(Source):
     """Pairs from img2dataset webdataset shards (``*.tar``; local or remote, globs and path lists)."""
 
     name = "img2dataset"
-
-    def __init__(self, paths: list[str] | str | None = None, path_list: list[str] | str | None = None,
-                 prefix: str | None = None, storage_options: dict[str, Any] | None = None,
-                 max_pixels: int = MAX_PIXELS):
-        self.paths = paths
-        self.path_list = path_list
-        self.prefix = prefix
-        self.storage_options = storage_options
-        self.max_pixels = max_pixels
+    Config = Img2DatasetConfig
+    config: Img2DatasetConfig
 
     def partitions(self) -> list[Partition]:
         """One partition per tar."""
-        files = input_files(self.paths, self.path_list, self.prefix, self.storage_options, "img2dataset source")
+        files = self.config.files(self.describe())
         return [Partition(partition_id("i2d", uri), uri) for uri in files]
 
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
@@ -58,7 +59,7 @@ class Img2DatasetSource(Source):
         uri = partition.uri
         offset = 0
         try:
-            with open_input(uri, "rb", self.storage_options) as f, tarfile.open(fileobj=f, mode="r|") as tar:
+            with open_input(uri, "rb", self.config.storage_options) as f, tarfile.open(fileobj=f, mode="r|") as tar:
                 key, members, unsafe, start = None, {}, [], 0
                 for info in tar:
                     problem = unsafe_member(info)
@@ -111,7 +112,7 @@ class Img2DatasetSource(Source):
         if not caption:
             return Rejection(doc_id, doc_url, "document", STAGE, "empty_caption", detail=where)
         try:
-            image = image_record(data, url, max_pixels=self.max_pixels)
+            image = image_record(data, url, max_pixels=self.config.max_pixels)
         except BadImage as exc:
             return Rejection(doc_id, doc_url, "document", STAGE, exc.reason, detail=f"{where}: {exc.detail}")
         return Document(id=doc_id, url=doc_url, source=SourceRef("urls", uri, offset),

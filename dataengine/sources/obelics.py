@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source
-from dataengine.sources.paths import input_files, stand_in_url
+from dataengine.sources.paths import InputFiles, stand_in_url
 from dataengine.sources.rows import columns, count_rows, iter_rows, row_partitions
 from schemas import Document, ImageRecord, Rejection, Segment, SourceRef, document_id
 
@@ -47,29 +47,31 @@ class LayoutError(ValueError):
     """A row that does not follow the OBELICS layout."""
 
 
+@dataclass
+class ObelicsConfig(InputFiles):
+    """The ``obelics`` source's parameters: its parquet files (``InputFiles``) and the rows of a partition."""
+
+    rows_per_partition: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.rows_per_partition < 1:
+            raise ValueError("rows_per_partition must be at least 1")
+
+
 class ObelicsSource(Source):
     """Documents from parquet files in the OBELICS layout (local or remote, globs and path lists)."""
 
     name = "obelics"
-
-    def __init__(self, paths: list[str] | str | None = None, path_list: list[str] | str | None = None,
-                 prefix: str | None = None, rows_per_partition: int = 1000,
-                 storage_options: dict[str, Any] | None = None):
-        if rows_per_partition < 1:
-            raise ConfigError("obelics source: rows_per_partition must be at least 1")
-        self.paths = paths
-        self.path_list = path_list
-        self.prefix = prefix
-        self.rows_per_partition = rows_per_partition
-        self.storage_options = storage_options
+    Config = ObelicsConfig
+    config: ObelicsConfig
 
     def partitions(self) -> list[Partition]:
         """Check each file has ``images`` and ``texts``; cut its rows into chunks."""
         out: list[Partition] = []
-        for uri in input_files(self.paths, self.path_list, self.prefix, self.storage_options, "obelics source"):
+        for uri in self.config.files(self.describe()):
             try:
-                found = columns(uri, "parquet", self.storage_options)
-                n_rows = count_rows(uri, "parquet", self.storage_options)
+                found = columns(uri, "parquet", self.config.storage_options)
+                n_rows = count_rows(uri, "parquet", self.config.storage_options)
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"obelics source: cannot read {uri} as parquet: {type(exc).__name__}: {exc}") \
                     from None
@@ -77,14 +79,14 @@ class ObelicsSource(Source):
             if missing:
                 raise ConfigError(f"obelics source: {uri} has no column {', '.join(map(repr, missing))}; "
                                   f"columns found: {', '.join(found) or 'none'}")
-            out += row_partitions("obelics", uri, n_rows, self.rows_per_partition,
+            out += row_partitions("obelics", uri, n_rows, self.config.rows_per_partition,
                                   {"columns": [c for c in COLUMNS if c in found]})
         return out
 
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
         """Yield the partition's documents in row order, a rejection per row that breaks the layout."""
         uri, meta = partition.uri, partition.meta
-        rows = iter_rows(uri, "parquet", meta["start"], meta["stop"], self.storage_options, meta["columns"])
+        rows = iter_rows(uri, "parquet", meta["start"], meta["stop"], self.config.storage_options, meta["columns"])
         try:
             for i, row in rows:
                 try:

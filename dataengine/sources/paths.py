@@ -19,6 +19,7 @@ one by one (Common Crawl's lists have ~90,000 entries); one that cannot be read 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,20 @@ def input_files(paths: list[str] | str | None, path_list: list[str] | str | None
                 seen.add(uri)
                 files.append(uri)
     return files
+
+
+@dataclass
+class InputFiles:
+    """The parameters that name a source's files, as above; a file source's ``Config`` extends it."""
+
+    paths: list[str] | str | None = None
+    path_list: list[str] | str | None = None
+    prefix: str | None = None
+    storage_options: dict[str, Any] | None = None
+
+    def files(self, what: str) -> list[str]:
+        """The input files these parameters name (``input_files``); ``what`` names the source in errors."""
+        return input_files(self.paths, self.path_list, self.prefix, self.storage_options, what)
 
 
 def stand_in_url(uri: str, ref: str) -> str:

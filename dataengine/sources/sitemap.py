@@ -14,9 +14,9 @@ reason names the failure (``http_404``, ``read_timeout``, ``redirect_loop``, ...
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit
 
 from dataengine.images.http import FetchError, HttpClient, HttpConfig
@@ -29,44 +29,64 @@ _NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 
 
+@dataclass
+class SitemapConfig:
+    """The ``sitemap`` source's parameters: the sitemap's ``url``, pages per partition, and how pages are fetched
+    (``allow_private``: ``false``, ``true`` or a list of CIDR networks that may be contacted)."""
+
+    url: str
+    pages_per_partition: int = 20
+    user_agent: str = "dataengine"
+    timeout: float = 10.0
+    max_body_bytes: int = 5 * 1024 * 1024
+    allow_private: bool | str | list[str] = False
+    max_seconds: float = 60.0
+    retries: int = 2
+    max_redirects: int = 5
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError(f"url must be http(s), got {self.url!r}")
+        if self.pages_per_partition < 1:
+            raise ValueError("pages_per_partition must be at least 1")
+
+    def http(self) -> HttpConfig:
+        """The HTTP client's settings for the sitemap's pages."""
+        return HttpConfig(
+            user_agent=self.user_agent, read_timeout=self.timeout, max_seconds=self.max_seconds,
+            max_bytes=self.max_body_bytes, max_redirects=self.max_redirects, retries=self.retries, max_per_host=1,
+            optout_directives=(), respect_tdm=False, accept_types=PAGE_TYPES, allow_private=self.allow_private)
+
+
 class SitemapSource(Source):
     """Pages listed in a sitemap, ``pages_per_partition`` at a time."""
 
     name = "sitemap"
+    Config = SitemapConfig
+    config: SitemapConfig
 
-    def __init__(self, url: str, pages_per_partition: int = 20, user_agent: str = "dataengine",
-                 timeout: float = 10.0, max_body_bytes: int = 5 * 1024 * 1024,
-                 allow_private: bool | list[str] = False, max_seconds: float = 60.0, retries: int = 2,
-                 max_redirects: int = 5):
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError(f"sitemap source: url must be http(s), got {url!r}")
-        if pages_per_partition < 1:
-            raise ValueError("sitemap source: pages_per_partition must be at least 1")
-        self.url = url
-        self.pages_per_partition = pages_per_partition
-        self.http_config = HttpConfig(
-            user_agent=user_agent, read_timeout=timeout, max_seconds=max_seconds, max_bytes=max_body_bytes,
-            max_redirects=max_redirects, retries=retries, max_per_host=1, optout_directives=(), respect_tdm=False,
-            accept_types=PAGE_TYPES, allow_private=allow_private)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        self.http_config = self.config.http()
 
     def partitions(self) -> list[Partition]:
         """Fetch the sitemap and split its page URLs, sorted, into chunks."""
         client = HttpClient(replace(self.http_config, accept_types=(), respect_robots=False))
         try:
-            body = client.get(self.url).body
+            body = client.get(self.config.url).body
         except FetchError as exc:
             hint = "; set allow_private to read a private or loopback host" if exc.reason == "refused_address" else ""
-            raise ValueError(f"sitemap source: cannot fetch {self.url}: {exc.reason} ({exc.detail}){hint}") from None
+            raise ValueError(f"sitemap source: cannot fetch {self.config.url}: {exc.reason} ({exc.detail}){hint}") from None
         finally:
             client.close()
         try:
             root = ET.fromstring(body)
         except ET.ParseError as exc:
-            raise ValueError(f"sitemap source: {self.url} is not XML: {exc}") from None
-        urls = sorted({urljoin(self.url, loc.text.strip()) for loc in root.iter(f"{_NS}loc") if loc.text})
-        host = urlsplit(self.url).netloc.replace(":", "-").replace(".", "-")
-        n = self.pages_per_partition
-        return [Partition(f"site-{host}-{i // n:05d}", self.url, {"urls": urls[i:i + n]})
+            raise ValueError(f"sitemap source: {self.config.url} is not XML: {exc}") from None
+        urls = sorted({urljoin(self.config.url, loc.text.strip()) for loc in root.iter(f"{_NS}loc") if loc.text})
+        host = urlsplit(self.config.url).netloc.replace(":", "-").replace(".", "-")
+        n = self.config.pages_per_partition
+        return [Partition(f"site-{host}-{i // n:05d}", self.config.url, {"urls": urls[i:i + n]})
                 for i in range(0, len(urls), n)]
 
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
@@ -74,7 +94,7 @@ class SitemapSource(Source):
         client = HttpClient(self.http_config)
         try:
             for url in partition.meta["urls"]:
-                doc_id = document_id(url, self.url)
+                doc_id = document_id(url, self.config.url)
                 try:
                     resp = client.get(url)
                 except FetchError as exc:
@@ -82,7 +102,7 @@ class SitemapSource(Source):
                                     threshold=exc.threshold, detail=exc.detail)
                     continue
                 fetched = datetime.now(timezone.utc).isoformat()
-                yield Document(id=doc_id, url=url, source=SourceRef("crawl", self.url, None, len(resp.body), fetched),
+                yield Document(id=doc_id, url=url, source=SourceRef("crawl", self.config.url, None, len(resp.body), fetched),
                                raw=RawPage(resp.body, resp.headers, resp.status))
         finally:
             client.close()

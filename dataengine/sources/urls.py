@@ -15,63 +15,67 @@ non-HTTP URL and an empty caption are ``rejected`` rows naming the file and row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source
-from dataengine.sources.paths import input_files
+from dataengine.sources.paths import InputFiles
 from dataengine.sources.rows import RowError, columns, count_rows, file_format, iter_rows, row_partitions
 from schemas import Document, ImageRecord, Rejection, Segment, SourceRef, document_id
 
 STAGE = "source:urls"
 
 
+@dataclass
+class UrlListConfig(InputFiles):
+    """The ``urls`` source's parameters: its list files (``InputFiles``), their ``input_format``
+    (``None``: from the file name), img2dataset's ``url_col`` and ``caption_col`` (``None``: a list
+    of image URLs only), and the rows of a partition."""
+
+    input_format: str | None = None
+    url_col: str = "url"
+    caption_col: str | None = "caption"
+    rows_per_partition: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.rows_per_partition < 1:
+            raise ValueError("rows_per_partition must be at least 1")
+
+
 class UrlListSource(Source):
     """Image URL lists (img2dataset input) as pair documents, ``rows_per_partition`` rows at a time."""
 
     name = "urls"
-
-    def __init__(self, paths: list[str] | str | None = None, path_list: list[str] | str | None = None,
-                 prefix: str | None = None, input_format: str | None = None, url_col: str = "url",
-                 caption_col: str | None = "caption", rows_per_partition: int = 10_000,
-                 storage_options: dict[str, Any] | None = None):
-        if rows_per_partition < 1:
-            raise ConfigError("urls source: rows_per_partition must be at least 1")
-        self.paths = paths
-        self.path_list = path_list
-        self.prefix = prefix
-        self.input_format = input_format
-        self.url_col = url_col
-        self.caption_col = caption_col
-        self.rows_per_partition = rows_per_partition
-        self.storage_options = storage_options
+    Config = UrlListConfig
+    config: UrlListConfig
 
     def _wanted(self) -> list[str]:
-        return [self.url_col] + ([self.caption_col] if self.caption_col else [])
+        return [self.config.url_col] + ([self.config.caption_col] if self.config.caption_col else [])
 
     def partitions(self) -> list[Partition]:
         """Check each file's columns, count its rows, and cut them into chunks."""
         out: list[Partition] = []
-        for uri in input_files(self.paths, self.path_list, self.prefix, self.storage_options, "urls source"):
-            fmt = file_format(uri, self.input_format)
+        for uri in self.config.files(self.describe()):
+            fmt = file_format(uri, self.config.input_format)
             try:
-                n_rows = count_rows(uri, fmt, self.storage_options)
-                found = columns(uri, fmt, self.storage_options) if n_rows else []
+                n_rows = count_rows(uri, fmt, self.config.storage_options)
+                found = columns(uri, fmt, self.config.storage_options) if n_rows else []
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"urls source: cannot read {uri}: {type(exc).__name__}: {exc}") from None
-            for role, col in (("url_col", self.url_col), ("caption_col", self.caption_col)):
+            for role, col in (("url_col", self.config.url_col), ("caption_col", self.config.caption_col)):
                 if n_rows and col and col not in found:
                     hint = "; set caption_col: null for a list without captions" if role == "caption_col" else ""
                     raise ConfigError(f"urls source: {uri} has no column {col!r} ({role}); columns found: "
                                       f"{', '.join(map(str, found)) or 'none'}{hint}")
-            out += row_partitions("urls", uri, n_rows, self.rows_per_partition, {"format": fmt})
+            out += row_partitions("urls", uri, n_rows, self.config.rows_per_partition, {"format": fmt})
         return out
 
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
         """Yield a pair document per usable row, a rejection per unusable one."""
         uri, meta = partition.uri, partition.meta
-        rows = iter_rows(uri, meta["format"], meta["start"], meta["stop"], self.storage_options, self._wanted())
+        rows = iter_rows(uri, meta["format"], meta["start"], meta["stop"], self.config.storage_options, self._wanted())
         try:
             for i, row in rows:
                 yield self._document(uri, i, row)
@@ -83,17 +87,17 @@ class UrlListSource(Source):
         where = f"{uri} row {i}"
         if isinstance(row, RowError):
             return Rejection(None, None, "document", STAGE, row.reason, detail=f"{where}: {row.detail}")
-        url = row.get(self.url_col)
+        url = row.get(self.config.url_col)
         if not isinstance(url, str) or not url.strip():
             reason = "empty_url" if url is None or isinstance(url, str) else "bad_url"
-            return Rejection(None, None, "document", STAGE, reason, detail=f"{where}: {self.url_col}={url!r}")
+            return Rejection(None, None, "document", STAGE, reason, detail=f"{where}: {self.config.url_col}={url!r}")
         url = url.strip()
         doc_id = document_id(url, uri, i)
         if urlsplit(url).scheme.lower() not in ("http", "https"):
             return Rejection(doc_id, url, "document", STAGE, "bad_url", detail=f"{where}: not an http(s) URL")
         segments = [Segment.of_image(0)]
-        if self.caption_col:
-            caption = row.get(self.caption_col)
+        if self.config.caption_col:
+            caption = row.get(self.config.caption_col)
             caption = "" if caption is None else str(caption).strip()
             if not caption:
                 return Rejection(doc_id, url, "document", STAGE, "empty_caption", detail=where)

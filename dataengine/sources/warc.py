@@ -19,12 +19,13 @@ headers beyond a few MB end the file with a ``warc_unreadable`` row, a payload b
 from __future__ import annotations
 
 import zlib
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Iterator
 
 from warcio.exceptions import ArchiveLoadFailed
 
 from dataengine.sources.base import Partition, Source, partition_id
-from dataengine.sources.paths import input_files, open_input
+from dataengine.sources.paths import InputFiles, open_input
 from dataengine.sources.warc_bounds import BoundedArchiveIterator, read_payload
 from dataengine.sources.wet import conversion_document
 from schemas import Document, RawPage, Rejection, SourceRef, document_id
@@ -72,23 +73,23 @@ class GzipIntegrityCheck:
             self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
 
+@dataclass
+class WarcConfig(InputFiles):
+    """The ``warc`` source's parameters: its files (``InputFiles``) and ``max_body_bytes``, the largest payload read."""
+
+    max_body_bytes: int = 10 * 1024 * 1024
+
+
 class WarcSource(Source):
     """Read HTML responses and WET text from WARC/ARC/WET files (plain or gzipped; local or remote)."""
 
     name = "warc"
-
-    def __init__(self, paths: list[str] | str | None = None, path_list: list[str] | str | None = None,
-                 prefix: str | None = None, storage_options: dict[str, Any] | None = None,
-                 max_body_bytes: int = 10 * 1024 * 1024):
-        self.paths = paths
-        self.path_list = path_list
-        self.prefix = prefix
-        self.storage_options = storage_options
-        self.max_body_bytes = max_body_bytes
+    Config = WarcConfig
+    config: WarcConfig
 
     def partitions(self) -> list[Partition]:
         """One partition per file."""
-        files = input_files(self.paths, self.path_list, self.prefix, self.storage_options, "warc source")
+        files = self.config.files(self.describe())
         return [Partition(partition_id("warc", p), p) for p in files]
 
     def read(self, partition: Partition) -> Iterator[Document | Rejection]:
@@ -96,7 +97,7 @@ class WarcSource(Source):
         uri = partition.uri
         offset = n_records = 0
         try:
-            with open_input(uri, "rb", self.storage_options) as f:
+            with open_input(uri, "rb", self.config.storage_options) as f:
                 gzipped = f.read(2) == b"\x1f\x8b"
                 f.seek(0)
                 stream = GzipIntegrityCheck(f) if gzipped else f
@@ -123,7 +124,7 @@ class WarcSource(Source):
 
     def _record(self, record, uri: str, offset: int) -> Document | Rejection | None:
         if record.rec_type == "conversion":
-            return conversion_document(record, uri, offset, self.max_body_bytes)
+            return conversion_document(record, uri, offset, self.config.max_body_bytes)
         if record.rec_type not in _DOCUMENT_RECORDS:
             return None  # requests, metadata, warcinfo: not candidate documents
         url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
@@ -136,10 +137,10 @@ class WarcSource(Source):
             return Rejection(doc_id, url, "document", STAGE, "http_status", value=float(status))
         if not ctype.split(";")[0].strip().lower() in HTML_TYPES:
             return Rejection(doc_id, url, "document", STAGE, "not_html", detail=ctype[:200] or "no content type")
-        body, size = read_payload(record, self.max_body_bytes)
+        body, size = read_payload(record, self.config.max_body_bytes)
         if body is None:
             return Rejection(doc_id, url, "document", STAGE, "body_too_large",
-                             value=float(size), threshold=float(self.max_body_bytes))
+                             value=float(size), threshold=float(self.config.max_body_bytes))
         declared = record.rec_headers.get_header("Content-Length")
         if record.rec_headers.get_header("WARC-Truncated") or _short(record, declared):
             return Rejection(doc_id, url, "document", STAGE, "truncated_record",

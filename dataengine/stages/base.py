@@ -1,4 +1,4 @@
-"""The stage contract: parameters in ``__init__``, what they load in ``setup``, one method that does the work.
+"""The stage contract: parameters in ``Config``, what they load in ``setup``, one method that does the work.
 
 A stage subclass overrides ``process(doc)`` (one document at a time) or, when batching
 pays (model stages), ``process_batch(docs)``. It calls ``self.reject(...)`` for whatever it
@@ -6,9 +6,14 @@ removes; the base class collects those rows, counts documents in and out, turns 
 exception on one document into a ``rejected`` row instead of a dead job, and refuses to
 let a document vanish without a reason.
 
+Parameters: a stage's ``Config`` dataclass lists them with their defaults; the stage is built
+with them as arguments (``ImageRules(min_side=48)``, or a pipeline's ``params``), and
+``self.config`` holds them checked and converted (``dataengine.registry.Configured``).
+
 Lifecycle: ``__init__`` only keeps and checks parameters (cheap, so a bad value fails before
-any work); ``setup`` loads models, lists and tokenizers, and the runner calls it once per
-worker process or actor, which then serves many partitions. ``ready()`` runs ``setup`` unless
+any work; a stage may derive there from ``self.config`` what needs no loading); ``setup``
+loads models, lists and tokenizers, and the runner calls it once per worker process or
+actor, which then serves many partitions. ``ready()`` runs ``setup`` unless
 it has run; calling the stage on a batch does so too, so a stage built in Python just works.
 
 A stage declares what it reads and writes, in the names of ``FIELDS``, so that the runner
@@ -24,8 +29,9 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar, Self, Sequence
+from typing import Any, ClassVar, Self, Sequence
 
+from dataengine.registry import Configured
 from schemas import Document, Rejection
 
 # What ``reads`` and ``writes`` may name: parts of a document (``schemas.Document``).
@@ -51,12 +57,12 @@ class Batch:
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time on this batch
 
 
-class Stage:
+class Stage(Configured):
     """Base class of every pipeline stage.
 
     Subclasses set ``name`` (the key used in pipeline YAML) and ``version`` (recorded in
-    each document's provenance), take their parameters as keyword arguments of
-    ``__init__``, load what they need in ``setup``, and override ``process`` or
+    each document's provenance), list their parameters in ``Config`` (a dataclass; the
+    stage reads them from ``self.config``), load what they need in ``setup``, and override ``process`` or
     ``process_batch``. ``reads`` names what must be there before the stage runs (not what
     it merely uses when present), ``writes`` what it sets, both from ``FIELDS``;
     ``produces`` names the corpus files it writes through ``corpus_files``.
@@ -68,7 +74,8 @@ class Stage:
     writes: ClassVar[frozenset[str]] = frozenset()
     produces: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._rejected: list[Rejection] = []
         self._set_up = False
 

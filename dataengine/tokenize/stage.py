@@ -26,6 +26,7 @@ runner writes them beside ``shards/`` when the run commits, so the corpus trains
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,42 +50,58 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class DocumentTokenizer(Stage):
-    """Tokenize whole documents: text with ``text_tokenizer``, images with the VQ at ``vq``.
+@dataclass
+class TokenizeConfig:
+    """The ``tokenize`` parameters.
 
     ``text_tokenizer`` is a spec (``byte``, a local tokenizer directory or ``tokenizer.json``,
     or a hub name; see ``trainer.text_tokenizer``); ``vq`` a checkpoint written by ``trainer
-    vq train``; ``max_grid`` the largest image grid side the layout can express.
+    vq train`` (required); ``max_grid`` the largest image grid side the layout can express;
+    ``image_descriptions`` follows each image with its description; ``device`` (``auto``: a GPU
+    when there is one) and ``batch_size`` images per VQ call.
     """
+
+    text_tokenizer: str = "byte"
+    vq: str | None = None
+    max_grid: int = 64
+    image_descriptions: bool = False
+    device: str = "auto"
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
+
+class DocumentTokenizer(Stage):
+    """Tokenize whole documents: text with ``text_tokenizer``, images with the VQ at ``vq`` (``TokenizeConfig``)."""
 
     name = "tokenize"
     version = "1"
     reads = frozenset({"segments", "images.data"})
     writes = frozenset({"tokens"})
     produces = (LAYOUT_FILE, TOKENIZER_FILE)
+    Config = TokenizeConfig
+    config: TokenizeConfig
 
-    def __init__(self, text_tokenizer: str = "byte", vq: str | None = None, max_grid: int = 64,
-                 image_descriptions: bool = False, device: str = "auto", batch_size: int = 64):
-        super().__init__()
-        if vq is None:
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
+        if self.config.vq is None:
             raise ValueError("tokenize: vq (a VQ checkpoint from `trainer vq train`) is required")
-        if batch_size < 1:
-            raise ValueError(f"tokenize: batch_size must be at least 1, got {batch_size}")
-        self.text_tokenizer, self.vq, self.max_grid, self.device = text_tokenizer, vq, max_grid, device
-        self.image_descriptions = image_descriptions
-        self.batch_size = batch_size
+        self.vq: str = self.config.vq
 
     def _vocabulary(self, text: TextTokenizer, images: Any) -> CorpusVocabulary:
         """The vocabulary of the loaded text tokenizer and VQ (``trainer.vq.tokenizer.ImageTokenizer``)."""
-        layout = layout_for(text.vocab_size, images.codebook_size, images.grid, self.max_grid)
-        return CorpusVocabulary(layout, self.text_tokenizer, self.vq, tokenizer_digest(self.text_tokenizer))
+        layout = layout_for(text.vocab_size, images.codebook_size, images.grid, self.config.max_grid)
+        spec = self.config.text_tokenizer
+        return CorpusVocabulary(layout, spec, self.vq, tokenizer_digest(spec))
 
     def setup(self) -> None:
         """Load the text tokenizer and the VQ on the device, and lay out their vocabularies."""
         from trainer.vq.tokenizer import ImageTokenizer
 
-        self.text = load_text_tokenizer(self.text_tokenizer)
-        self.images = ImageTokenizer.load(self.vq, resolve_device(self.device))
+        self.text = load_text_tokenizer(self.config.text_tokenizer)
+        self.images = ImageTokenizer.load(self.vq, resolve_device(self.config.device))
         self.vocabulary = self._vocabulary(self.text, self.images)
         self.layout = self.vocabulary.layout
 
@@ -92,7 +109,7 @@ class DocumentTokenizer(Stage):
         """``token_layout.json`` and ``tokenizer.json``; the tokenizers are read on the CPU, only for their sizes."""
         from trainer.vq.tokenizer import ImageTokenizer
 
-        text, images = load_text_tokenizer(self.text_tokenizer), ImageTokenizer.load(self.vq)
+        text, images = load_text_tokenizer(self.config.text_tokenizer), ImageTokenizer.load(self.vq)
         return vocabulary_files(self._vocabulary(text, images))
 
     def _decode_images(self, docs: list[Document]) -> dict[tuple[int, int], Any]:
@@ -122,9 +139,9 @@ class DocumentTokenizer(Stage):
         """Set ``tokens`` on every document; reject those with nothing left to tokenize."""
         pictures = self._decode_images(docs)
         keys = list(pictures)
-        codes = self.images.encode([pictures[k] for k in keys], self.batch_size) if keys else []
+        codes = self.images.encode([pictures[k] for k in keys], self.config.batch_size) if keys else []
         grids = dict(zip(keys, codes))
-        describe = description if self.image_descriptions else None
+        describe = description if self.config.image_descriptions else None
         planned: list[tuple[int, Document, list[str | int]]] = []
         for d, doc in enumerate(docs):
             try:

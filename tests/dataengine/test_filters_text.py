@@ -164,7 +164,7 @@ def test_stop_words_follow_the_document_language(fixtures, text_filter):
 
 def test_thresholds_are_pipeline_parameters():
     stage = StageConfig("text_quality", {"document_min_words": 3, "paragraph_min_words": None}).build()
-    assert isinstance(stage, TextQualityFilter) and stage.document_min_words == 3
+    assert isinstance(stage, TextQualityFilter) and stage.config.document_min_words == 3
     raw = {"name": "t", "source": {"kind": "warc", "paths": ["x.warc.gz"]},
            "stages": [{"name": "text_quality", "params": {"paragraph_min_wordz": 3}}]}
     with pytest.raises(ConfigError, match="unknown parameter 'paragraph_min_wordz'"):
