@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,10 @@ import pytest
 import yaml
 from fault_server import FaultServer
 
-from dataengine.runner.config import ConfigError, apply_overrides, load_pipeline, parse_pipeline
+from dataengine.images.fetch import ImageFetcher
+from dataengine.registry import SOURCES, STAGES, NoParams, resolve
+from dataengine.runner.config import ConfigError, StageConfig, apply_overrides, load_pipeline, parse_pipeline
+from dataengine.sources.warc import WarcSource
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {"name": "t", "source": {"kind": "warc", "paths": ["x.warc.gz"]},
@@ -33,11 +38,39 @@ def test_shipped_pipelines_parse():
     ({**BASE, "source": {"kind": "warc", "path": "x"}}, "source (warc): unknown parameter 'path'"),
     ({**BASE, "sinks": {}}, "unknown top-level key 'sinks'"),
     ({**BASE, "sink": {"max_count": 3}}, "sink:"),
+    ({**BASE, "sink": {"maxcount": "many"}}, "sink.maxcount: expected an integer, got 'many'"),
+    ({**BASE, "stages": [{"name": "fetch_images", "params": {"timeout": "slow"}}]},
+     "stages[0] (fetch_images).timeout: expected a number, got 'slow'"),
+    ({**BASE, "stages": [{"name": "fetch_images", "params": {"threads": 0}}]},
+     "stages[0] (fetch_images): threads must be at least 1, got 0"),
+    ({**BASE, "stages": [{"name": "caption"}]}, "stages[0] (caption): missing parameter 'model'"),
+    ({**BASE, "source": {"kind": "crawl", "state_dir": "s", "seeds": ["http://a/"], "scope": {"dpth": 1}}},
+     "source (crawl).scope: unknown key 'dpth'; known: same_site, allow, deny"),
+    ({**BASE, "source": {"kind": "urls", "paths": "x.csv", "rows_per_partition": 0}},
+     "source (urls): rows_per_partition must be at least 1"),
 ])
 def test_mistakes_name_the_key(raw, message):
     with pytest.raises(ConfigError) as err:
         parse_pipeline(raw)
     assert message in str(err.value)
+
+
+def test_every_registered_stage_and_source_takes_the_fields_of_its_config():
+    # One way: a Config dataclass next to the class, its fields the only parameters (no __init__ of its own
+    # lists or defaults them), so the loader checks YAML params and Python arguments alike.
+    for table, what in ((STAGES, "stage"), (SOURCES, "source")):
+        for name in table:
+            cls = resolve(table, name, what)
+            assert dataclasses.is_dataclass(cls.Config) and cls.Config is not NoParams, name
+            kinds = [p.kind for p in inspect.signature(cls.__init__).parameters.values()][1:]
+            assert kinds == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD], name
+    stage = StageConfig("fetch_images", {"timeout": 3, "allow_private": ["127.0.0.0/8"]}).build()
+    assert stage.config.timeout == 3.0 and isinstance(stage.config.timeout, float)  # converted, as from YAML
+    assert stage.http.config.read_timeout == 3.0 and stage.processor.config.image_size == 1024
+    with pytest.raises(ConfigError, match=r"^fetch_images\.timeout: expected a number, got 'x'$"):
+        ImageFetcher(timeout="x")  # from Python, the same check and message (the stage's name first)
+    with pytest.raises(ConfigError, match=r"^warc source: unknown parameter 'path'; known: paths, "):
+        WarcSource(path="x")
 
 
 def test_overrides_address_stages_by_name():

@@ -179,3 +179,18 @@ def test_the_engine_and_the_trainer_raise_this_one_error_type():
     from trainer.config import ConfigError as TrainerConfigError
 
     assert EngineConfigError is TrainerConfigError is DedupConfigError is PipelineConfigError is ConfigError
+
+
+def test_every_shipped_dedup_and_training_config_loads():
+    from dataengine.dedup.config import load_config
+    from trainer.config import RunConfig, load_run_config
+    from trainer.vq.train import VQTrainConfig, load_vq_train_config
+
+    repo = Path(__file__).resolve().parents[2]
+    for path in sorted((repo / "pipelines" / "dedup").glob("*.yaml")):
+        assert load_config(path).num_perm > 0, path
+    configs = sorted((repo / "trainer" / "configs").glob("*.yaml"))
+    assert len(configs) >= 5
+    for path in configs:
+        config = load_vq_train_config(path) if path.name.startswith("vq_") else load_run_config(path)
+        assert isinstance(config, (VQTrainConfig, RunConfig)), path
