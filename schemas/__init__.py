@@ -1,5 +1,6 @@
 """The data contract shared by the engine and the trainer.
 
+- ``config``: the one loader of YAML configs into typed dataclasses, and its ``ConfigError``.
 - ``corpus``: the folders of a corpus on disk and which of its shards are committed.
 - ``document``: the interleaved document (``KEY.json``), its parts, and ``read_document``.
 - ``rejection``: rows of the ``rejected`` table.
