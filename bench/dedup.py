@@ -172,13 +172,15 @@ def generate(root: Path, n_docs: int, per_shard: int, config: DedupConfig) -> di
         planted["near_duplicate_image"] += int(close.sum())
         index = np.tile(np.arange(2, dtype=np.int32), n)
         _write(corpus / "shards" / f"{shard}.images.parquet", pa.table({
-            "doc_id": img_doc, "shard": [shard] * m, "index": index, "url": [f"https://cdn.example/{s[:16]}.jpg" for s in sha],
+            "doc_id": img_doc, "shard": [shard] * m, "index": index,
+            "url": [f"https://cdn.example/{s[:16]}.jpg" for s in sha],
             "alt": [None] * m, "caption": [None] * m, "caption_model": [None] * m, "width": np.full(m, 256, np.int32),
             "height": np.full(m, 256, np.int32), "format": ["jpeg"] * m, "sha256": sha, "phash": [None] * m,
             "member": [None] * m, "bytes": np.full(m, 10000), "status": ["ok"] * m, "error": [None] * m,
             "scores": [[]] * m}, schema=tables.IMAGES))
         _write(work / "images" / f"{shard}.parquet", pa.table({
-            "doc_id": img_doc, "shard": [shard] * m, "index": index, "phash": phash, "colour": pa.nulls(m, pa.binary())}))
+            "doc_id": img_doc, "shard": [shard] * m, "index": index, "phash": phash,
+            "colour": pa.nulls(m, pa.binary())}))
         pool_sig, pool_sha, pool_phash = sig, sha, phash
         p = 4 * n
         para = rng.integers(0, 2**63, p, dtype=np.uint64)

@@ -160,7 +160,8 @@ def report(label: str, pages: list[Page], ours: list[Output], theirs: list[Outpu
     print(f"    images kept          ours {counts['ours']:5d} (of which data: {counts['inline']})"
           f"   trafilatura {counts['theirs']:5d}")
     print(f"    same URL             {counts['same_url']:5d}")
-    print(f"    same picture         {counts['same_picture']:5d} = {_share(counts['same_picture'], counts['theirs_pictures'])}"
+    print(f"    same picture         {counts['same_picture']:5d} = "
+          f"{_share(counts['same_picture'], counts['theirs_pictures'])}"
           f" of trafilatura's pictures, {_share(counts['same_picture'], counts['ours_pictures'])} of ours")
     print(f"    only ours / only trafilatura (pictures)  {counts['ours_pictures'] - counts['same_picture']}"
           f" / {counts['theirs_pictures'] - counts['same_picture']}")

@@ -25,8 +25,8 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -86,8 +86,8 @@ def image_documents(n: int) -> list[Document]:
 
 
 def bench_text(rounds: int, copies: int, vq: str, tmp: Path) -> None:
-    from dataengine.tokenize.stage import DocumentTokenizer
     from dataengine.tokenize.bpe import train_bpe
+    from dataengine.tokenize.stage import DocumentTokenizer
     from schemas.token_parts import token_parts
 
     docs = page_documents(copies)
@@ -128,8 +128,7 @@ def bench_images(rounds: int, n: int, vq: str) -> None:
 
 def blip_base(tmp: Path) -> str:
     """A BLIP with the default (base) architecture and random weights, saved as a local model directory."""
-    from transformers import (BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor,
-                              BlipProcessor)
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
 
     config = BlipConfig()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(5, config.text_config.vocab_size)]
@@ -147,13 +146,13 @@ def blip_base(tmp: Path) -> str:
 
 def unified_run(tmp: Path, vq: str) -> str:
     """A run folder of the demo's unified model (``tiny.yaml``), random weights, as ``trainer train`` writes it."""
+    from schemas import TokenLayout
     from trainer.assets import Vocabulary
     from trainer.config import load_run_config
     from trainer.model import Transformer
     from trainer.text_tokenizer import load_text_tokenizer
     from trainer.train.checkpoint import save_checkpoint
     from trainer.vq.tokenizer import ImageTokenizer
-    from schemas import TokenLayout
 
     cfg = load_run_config(ROOT / "trainer" / "configs" / "tiny.yaml", {"tokenizer.vq": vq})
     images = ImageTokenizer.load(vq)
@@ -178,7 +177,9 @@ def bench_captions(rounds: int, n: int, max_new_tokens: int, vq: str, tmp: Path)
                                   ("unified tiny (random weights)", unified_run(tmp, vq), "unified")):
         stage = Captioner(model=model, backend=backend, policy="all", max_new_tokens=max_new_tokens,
                           batch_size=n).ready()
-        ours, theirs = best_of(rounds, lambda: stage.process_batch(docs), lambda: stage.model.caption(pictures))
+        # best_of calls both lambdas within this iteration: they see this iteration's stage
+        ours, theirs = best_of(rounds, lambda: stage.process_batch(docs),  # noqa: B023
+                               lambda: stage.model.caption(pictures))  # noqa: B023
         print(f"captions, {label}: {n} images, {max_new_tokens} new tokens each")
         print(f"  caption stage   {n / ours:8.2f} captions/s per actor")
         print(f"  model directly  {n / theirs:8.2f} captions/s (images already decoded)")
@@ -195,9 +196,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from trainer.vq.train import load_vq_train_config
     from trainer.vq.model import VQModel
     from trainer.vq.tokenizer import ImageTokenizer
+    from trainer.vq.train import load_vq_train_config
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

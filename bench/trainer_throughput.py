@@ -47,7 +47,8 @@ def hand_written_loop(cfg, vocab, batches, device: torch.device) -> float:
     torch.manual_seed(cfg.train.seed)
     model = Transformer(cfg.model, vocab.layout.vocab_size).to(device)
     opt = build_optimizer(model, cfg, device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else torch.autocast("cpu", enabled=False))
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
     start, tokens = None, 0
     for i, batch in enumerate(batches):
@@ -70,7 +71,6 @@ def hand_written_loop(cfg, vocab, batches, device: torch.device) -> float:
 def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
     """The corpus again with ``KEY.tokens.npy`` in every sample and its layout beside it, as ``publish`` leaves it."""
     from dataengine.shards.writer import ShardWriter
-
     from schemas.corpus import LAYOUT_FILE
     from trainer.data.shards import list_shards, read_samples, sample_document
 
@@ -124,14 +124,16 @@ def main() -> None:
     framework_tps = sum(r["tokens_per_s"] for r in rows[1:]) / max(1, len(rows) - 1)
     docs_per_step = rows[-1]["data_documents"] / args.steps
 
-    loader_cfg = load_run_config(args.config, {**overrides, "data.num_workers": 0, "data.tokenize_batch": args.tokenize_batch})
+    loader_cfg = load_run_config(args.config, {**overrides, "data.num_workers": 0,
+                                               "data.tokenize_batch": args.tokenize_batch})
     raw_docs_per_s, _ = loader_docs_per_s(loader_cfg, vocab, tmp / "corpus", args.steps)
     tok_docs_per_s, batches = loader_docs_per_s(loader_cfg, vocab, tmp / "tokenized", args.steps)
     baseline_tps = hand_written_loop(cfg, vocab, batches, device)
 
     consumed_docs_per_s = docs_per_step * framework_tps / (cfg.data.batch_size * cfg.data.seq_len)
     out = {"device": args.device, "threads": args.threads, "framework_tokens_per_s": round(framework_tps),
-           "baseline_tokens_per_s": round(baseline_tps), "framework_vs_baseline": round(framework_tps / baseline_tps, 3),
+           "baseline_tokens_per_s": round(baseline_tps),
+           "framework_vs_baseline": round(framework_tps / baseline_tps, 3),
            "training_docs_per_s": round(consumed_docs_per_s, 1),
            "loader_docs_per_s_vq": round(raw_docs_per_s, 1),
            "loader_vs_training_vq": round(raw_docs_per_s / consumed_docs_per_s, 1),

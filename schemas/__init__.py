@@ -10,8 +10,17 @@
 - ``validate``: ``validate_document()`` against ``document.schema.json``.
 """
 
-from schemas.document import (SCHEMA_VERSION, Document, ImageRecord, RawPage, Segment, SourceRef,
-                              canonical_url, document_id, read_document)
+from schemas.document import (
+                              SCHEMA_VERSION,
+                              Document,
+                              ImageRecord,
+                              RawPage,
+                              Segment,
+                              SourceRef,
+                              canonical_url,
+                              document_id,
+                              read_document,
+)
 from schemas.rejection import Rejection
 from schemas.token_layout import ImageCodes, TokenLayout
 from schemas.validate import DocumentError, document_problems, validate_document

@@ -32,7 +32,8 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-__all__ = ["ConfigError", "convert", "expected", "from_mapping", "join_key", "load", "parse_overrides", "read_yaml", "set_key"]
+__all__ = ["ConfigError", "convert", "expected", "from_mapping", "join_key", "load", "parse_overrides", "read_yaml",
+           "set_key"]
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str = "", *, noun: str = "key") -> T:
-    """An instance of dataclass ``cls`` from ``data`` (``None``: every default), each value converted to its field's type.
+    """An instance of dataclass ``cls`` from ``data`` (``None``: every default), each value converted to its field type.
 
     ``where`` is the dotted key of ``data`` itself, the start of every message; ``noun`` is what
     the messages call a key (``parameter``, ``top-level key``). Unknown and missing keys, values of
@@ -211,7 +212,7 @@ def _shown(value: Any) -> str:
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """``["a.b=1", "c=[x, y]"]`` -> ``{"a.b": 1, "c": ["x", "y"]}``: keys dotted, values read as YAML (empty is null)."""
+    """``["a.b=1", "c=[x, y]"]`` -> ``{"a.b": 1, "c": ["x", "y"]}``: keys dotted, values read as YAML (empty: null)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")

@@ -19,7 +19,7 @@ lays the parts out as one sequence.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from schemas.document import Document, ImageRecord
 

@@ -35,8 +35,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from dataengine.shards.layout import (MANIFEST, CorpusError, corpus_files, is_remote, open_corpus,
-                                      partition_of)
+from dataengine.shards.layout import MANIFEST, CorpusError, corpus_files, is_remote, open_corpus, partition_of
 from schemas import tables
 
 __all__ = ["AccessError", "Catalog", "CorpusError", "ReadOnlyError", "QueryResult", "check_read_only", "VIEWS"]

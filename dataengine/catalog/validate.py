@@ -185,7 +185,8 @@ def _check_sample(row: dict, sample: dict, name: str, image_rows: list[dict], ha
                 out.append(f"{key}.{TOKENS_MEMBER} is {arr.dtype} with shape {arr.shape}, expected 1-D int32")
             n_tokens = int(arr.size)
             if layout is not None:
-                for field, mask in (("n_text_tokens", layout.is_text(arr)), ("n_image_tokens", layout.is_image_code(arr))):
+                for field, mask in (("n_text_tokens", layout.is_text(arr)),
+                                    ("n_image_tokens", layout.is_image_code(arr))):
                     if row[field] != int(np.count_nonzero(mask)):
                         out.append(f"manifest {field} is {row[field]!r}, the tokens say {int(np.count_nonzero(mask))}")
         except Exception as exc:

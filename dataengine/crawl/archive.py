@@ -16,9 +16,9 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -112,7 +112,8 @@ class WarcBatch:
 
 def next_sequence(folder: Path, slug: str) -> int:
     """The first unused batch number of origin ``slug`` in ``folder``."""
-    used = [int(p.name[len(slug) + 1:len(slug) + 6]) for p in folder.glob(f"{slug}-[0-9][0-9][0-9][0-9][0-9]{LOG_SUFFIX}")]
+    logs = folder.glob(f"{slug}-[0-9][0-9][0-9][0-9][0-9]{LOG_SUFFIX}")
+    used = [int(p.name[len(slug) + 1:len(slug) + 6]) for p in logs]
     return max(used, default=-1) + 1
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from dataengine.crawl.archive import Outcome
 from dataengine.crawl.frontier import Admission, Frontier
 from dataengine.crawl.state import CrawlState
-from dataengine.crawl.worker import LOCK_WAIT, FetchWorker, WorkerSettings, read_page
 from dataengine.crawl.urls import origin
+from dataengine.crawl.worker import LOCK_WAIT, FetchWorker, WorkerSettings, read_page
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import urllib3
 from urllib3.exceptions import (
@@ -139,7 +139,7 @@ def fetch(pools: PinnedPools, url: str, gate: HostGate, config: FetchConfig,
                 _attempt(host, url, config, accept, limit, truncate, out)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             out.error, out.detail = _error_of(exc), f"{type(exc).__name__}: {exc}"[:500]
-        out.fetch_time = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        out.fetch_time = datetime.now(UTC).isoformat(timespec="seconds")
         if out.error not in _TRANSIENT and out.status not in RETRY_STATUSES:
             return out
         asked = retry_after(out.header("retry-after")) if out.status in RETRY_STATUSES else None

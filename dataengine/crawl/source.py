@@ -9,11 +9,11 @@ fetch-log rejections, so every URL the crawl gave up on lands in ``rejected/`` w
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from dataengine.net.addresses import parse_allow_private
 from dataengine.crawl.archive import read_log
 from dataengine.crawl.crawler import Crawler
 from dataengine.crawl.fetch import FetchConfig
@@ -22,6 +22,7 @@ from dataengine.crawl.scope import Scope, ScopeConfig
 from dataengine.crawl.state import CrawlState
 from dataengine.crawl.urls import canonicalize
 from dataengine.crawl.worker import WorkerSettings
+from dataengine.net.addresses import parse_allow_private
 from dataengine.optout.lists import OptOutList
 from dataengine.optout.signals import NOIMAGEAI_SCORE
 from dataengine.sources.base import Partition, Source, partition_id
@@ -67,7 +68,7 @@ class CrawlConfig:
 
 
 class CrawlSource(Source):
-    """Crawl from ``seeds`` and/or a ``sitemap`` into ``state_dir``, then read the WARC batches (parameters: ``CrawlConfig``)."""
+    """Crawl ``seeds`` and/or a ``sitemap`` into ``state_dir``, then read its WARCs (parameters: ``CrawlConfig``)."""
 
     name = "crawl"
     uses_ray = True  # partitions() crawls on FetchWorker actors

@@ -20,8 +20,8 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from dataengine.crawl.archive import Outcome, list_batches, read_log, recover_batch
 from dataengine.crawl.frontier import Admission

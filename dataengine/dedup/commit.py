@@ -25,8 +25,19 @@ import fsspec
 
 from dataengine.dedup.rewrite import THUMBS
 from dataengine.shards.edit import drop_shards
-from dataengine.shards.layout import (IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, fs_and_path,
-                                      join, list_shards, partition_of)
+from dataengine.shards.layout import (
+    IMAGES,
+    LEDGER,
+    MANIFEST,
+    REJECTED,
+    RUNS,
+    SHARDS,
+    TAR,
+    fs_and_path,
+    join,
+    list_shards,
+    partition_of,
+)
 
 WORK_DIR = ".dedup"
 READY = "READY"

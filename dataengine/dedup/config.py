@@ -92,7 +92,8 @@ class DedupConfig:
         if self.phash_bands is not None and (not isinstance(self.phash_bands, int) or not 1 <= self.phash_bands <= 32):
             raise DedupConfigError(f"phash_bands: must be 1..32 or null (automatic), got {self.phash_bands!r}")
         if self.repeated_image_max_docs is not None and self.repeated_image_max_docs < 1:
-            raise DedupConfigError(f"repeated_image_max_docs: must be >= 1 or null, got {self.repeated_image_max_docs!r}")
+            raise DedupConfigError("repeated_image_max_docs: must be >= 1 or null, "
+                                   f"got {self.repeated_image_max_docs!r}")
         if self.max_colour_distance is not None and self.max_colour_distance < 0:
             raise DedupConfigError(f"max_colour_distance: must be >= 0 or null, got {self.max_colour_distance!r}")
         if self.thumbnails < 0:

@@ -266,7 +266,8 @@ class Decider:
     # --- result -------------------------------------------------------------------------
     def decisions(self) -> pa.Table:
         """Every removal as a ``DECISIONS`` row."""
-        parts = [self.sql("""
+        jt = float(self.config.jaccard_threshold)
+        parts = [self.sql(f"""
             SELECT d.partition, d.shard, d.id, d.url, 'document' AS level, x.reason, x.value,
                    CASE x.reason WHEN 'near_duplicate_document' THEN {jt} END AS threshold,
                    NULL::INTEGER AS image_index, NULL::INTEGER AS position,
@@ -275,7 +276,7 @@ class Decider:
                              || '; this one fetched ' || coalesce(d.fetch_time, 'at an unknown time')
                         ELSE 'kept ' || k.id || ' (' || k.url || ')' END AS detail
             FROM dropped_docs x JOIN docs d ON d.no = x.no LEFT JOIN docs k ON k.no = x.keep
-            """.format(jt=float(self.config.jaccard_threshold))).to_arrow_table()]
+            """).to_arrow_table()]
         if self.config.images:
             parts.append(self.sql(f"""
                 SELECT d.partition, d.shard, d.id, i.url, 'image' AS level, x.reason, x.value,

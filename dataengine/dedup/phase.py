@@ -23,9 +23,9 @@ from dataengine.dedup.decide import decide
 from dataengine.dedup.rewrite import rewrite_partition
 from dataengine.dedup.signatures import shard_signatures
 from dataengine.runner.executor import check_executor, run_tasks
-from dataengine.shards.layout import (CorpusError, fs_and_path, join, list_shards, open_corpus, partition_of,
-                                      shard_urls)
+from dataengine.shards.layout import CorpusError, fs_and_path, join, list_shards, open_corpus, partition_of, shard_urls
 from dataengine.shards.run_record import RunRecord, new_run_id
+
 
 @dataclass
 class DedupResult:

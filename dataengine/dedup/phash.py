@@ -8,7 +8,6 @@ any corpus, whatever pipeline wrote it; rewritten shards then carry the hash.
 
 from __future__ import annotations
 
-
 import imagehash
 import numpy as np
 from PIL import Image

@@ -159,7 +159,7 @@ def draw_samples(run: Path, prompts: list[str], out: Path, device: str) -> list[
     return paths
 
 
-def run_full_loop(out: Path, config: LoopConfig = LoopConfig(), address: str | None = None) -> LoopResult:
+def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | None = None) -> LoopResult:
     """Run steps 1-7 (module docstring) into ``out``; every step's output stays there for inspection."""
     from dataengine.catalog.catalog import Catalog
     from dataengine.dedup import load_config, run_dedup
@@ -172,6 +172,7 @@ def run_full_loop(out: Path, config: LoopConfig = LoopConfig(), address: str | N
     from trainer.train.loop import train
     from trainer.vq.train import load_vq_train_config, train_vq
 
+    config = LoopConfig() if config is None else config
     out = Path(out)
     for name in STEP_DIRS:  # a new demo serves on a new port, so nothing of an earlier one can be reused
         shutil.rmtree(out / name, ignore_errors=True)

@@ -16,9 +16,19 @@ from selectolax.lexbor import LexborNode
 
 from schemas import ImageRecord, Segment
 
-from .images import (BadDataUri, chosen_source, declared_size, decode_data_uri, image_format,
-                     is_placeholder_url, is_tracker_url, largest_candidate, pixel_size, resolve_url,
-                     srcset_candidates)
+from .images import (
+    BadDataUri,
+    chosen_source,
+    declared_size,
+    decode_data_uri,
+    image_format,
+    is_placeholder_url,
+    is_tracker_url,
+    largest_candidate,
+    pixel_size,
+    resolve_url,
+    srcset_candidates,
+)
 from .text import LINE_BREAK, normalize_preformatted, normalize_text
 
 # Elements that end the current text block; everything else is inline and flows through.

@@ -160,7 +160,7 @@ class ClipScorer(Stage):
             if not chunk:
                 continue
             image_emb = self.embed_images(pictures)
-            for n, (doc, image, texts) in enumerate(chunk):
+            for n, (_doc, image, texts) in enumerate(chunk):
                 for kind, text in texts.items():
                     image.scores[f"clip_{kind}"] = float(image_emb[n] @ text_emb[row_of[text]])
             scored.extend(chunk)

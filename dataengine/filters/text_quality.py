@@ -70,7 +70,7 @@ class TextQualityConfig:
     flagged_word_files: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        for metric, bound, field in RULES:
+        for _metric, _bound, field in RULES:
             for level in LEVELS:
                 value = getattr(self, f"{level}_{field}")
                 if value is not None and (not isinstance(value, (int, float)) or value < 0):
@@ -78,7 +78,7 @@ class TextQualityConfig:
 
 
 class TextQualityFilter(Stage):
-    """Drop low-quality paragraphs, then low-quality documents; keep every measure (parameters: ``TextQualityConfig``)."""
+    """Drop low-quality paragraphs, then documents; keep every measure (parameters: ``TextQualityConfig``)."""
 
     name = "text_quality"
     reads = frozenset({"segments", "language"})

@@ -9,8 +9,8 @@ a few at a time, while small images (and JPEGs, decoded at a reduced scale) hard
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class PixelBudget:

@@ -13,8 +13,8 @@ is retried, because the crawler and the image fetcher each decide those under th
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import quote, urlsplit
 
 import certifi

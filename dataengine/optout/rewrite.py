@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -23,8 +23,17 @@ from dataengine.optout.lists import OptOutList
 from dataengine.runner.executor import check_executor, run_tasks
 from dataengine.shards import ShardReader
 from dataengine.shards.edit import Edit, edit_partition
-from dataengine.shards.layout import (IMAGES, MANIFEST, SHARDS, TAR, fs_and_path, join, list_shards, open_corpus,
-                                      partition_of)
+from dataengine.shards.layout import (
+    IMAGES,
+    MANIFEST,
+    SHARDS,
+    TAR,
+    fs_and_path,
+    join,
+    list_shards,
+    open_corpus,
+    partition_of,
+)
 from schemas import Document, Rejection
 
 STAGE = "optout"
@@ -99,7 +108,7 @@ def optout_partition(corpus: str, partition: str, names: list[str], optout: OptO
 
     def amend(entry: dict[str, Any], rejected: list[Rejection]) -> None:
         entry.setdefault("optout", []).append({
-            "list": list_path, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "list": list_path, "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "documents": sum(r.level == "document" for r in rejected),
             "images": sum(r.level == "image" for r in rejected)})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 
 from dataengine.report import plots
@@ -85,7 +85,7 @@ def render_html(data: ReportData) -> str:
         f'<tr><td>{escape(b.stage)}</td><td>{escape(b.level)}</td><td><code>{escape(b.reason)}</code></td>'
         f'<td class="n">{b.count:,}</td></tr>' for b in data.reasons)
     sections = [f"<h1>Corpus report</h1><p class='sub'>{escape(data.corpus)} · generated "
-                f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {len(data.runs)} runs</p>",
+                f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {len(data.runs)} runs</p>",
                 f'<div class="totals">{totals}</div>']
     sections.append("<h2>Funnel</h2>")
     if data.funnel:

@@ -19,9 +19,23 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from dataengine.errors import CorpusError
+
 # The contract's names, which the engine's modules import from here (partition_of and shard_name only that way).
-from schemas.corpus import (IMAGES, LEDGER, MANIFEST, REJECTED, RUNS, SHARDS, TAR, check_partition,  # noqa: F401
-                            committed_shards, join, partition_of, shard_name, shard_of)
+from schemas.corpus import (  # noqa: F401
+    IMAGES,
+    LEDGER,
+    MANIFEST,
+    REJECTED,
+    RUNS,
+    SHARDS,
+    TAR,
+    check_partition,
+    committed_shards,
+    join,
+    partition_of,
+    shard_name,
+    shard_of,
+)
 
 TMP_MARK = ".tmp-"
 STAGING = ".staging"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
@@ -44,7 +44,7 @@ class Ledger:
         """
         self.fs.makedirs(self.path, exist_ok=True)
         staging = make_staging(self.fs, self.corpus_path, partition)
-        body = {"partition": partition, "committed_at": datetime.now(timezone.utc).isoformat(), **entry}
+        body = {"partition": partition, "committed_at": datetime.now(UTC).isoformat(), **entry}
         tmp = f"{staging}/{partition}.json.tmp-{uuid.uuid4().hex[:12]}"
         with self.fs.open(tmp, "w") as f:
             json.dump(body, f, sort_keys=True)

@@ -17,11 +17,12 @@ import socket
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
-from typing import Any, Iterator
+from typing import Any
 
 import fsspec
 
@@ -33,7 +34,7 @@ _PACKAGES = ("dataengine", "ray", "pyarrow", "webdataset", "duckdb", "warcio", "
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def package_versions() -> dict[str, str]:
@@ -49,7 +50,7 @@ def package_versions() -> dict[str, str]:
 
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus a short random suffix."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 @dataclass
@@ -155,7 +156,7 @@ def mark_interrupted(output: str) -> list[str]:
         names = [p for p in fs.ls(path, detail=False) if p.endswith(".json")]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     marked = []
     for name in names:
         try:

@@ -29,9 +29,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataengine.shards.layout import (IMAGES, MANIFEST, REJECTED, SHARDS, TAR, check_partition,
-                                      fs_and_path, image_extension, join, make_staging, release_staging,
-                                      shard_name, temp_name)
+from dataengine.shards.layout import (
+    IMAGES,
+    MANIFEST,
+    REJECTED,
+    SHARDS,
+    TAR,
+    check_partition,
+    fs_and_path,
+    image_extension,
+    join,
+    make_staging,
+    release_staging,
+    shard_name,
+    temp_name,
+)
 from schemas import Document, Rejection, TokenLayout, document_problems, tables
 from schemas.corpus import TOKENS_MEMBER
 from schemas.validate import DocumentError

@@ -9,8 +9,9 @@ A sample that cannot be decoded is a ``rejected`` row naming the shard and the p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from dataengine.shards import ShardReader, decode_sample, list_shards
 from dataengine.shards.layout import CorpusError, partition_of

@@ -16,9 +16,10 @@ it has; a row without an image, with bytes that do not decode, or with empty tex
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source, partition_id

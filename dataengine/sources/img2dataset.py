@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
+from dataengine.shards.reader import split_member
 from dataengine.sources.base import Partition, Source, partition_id
 from dataengine.sources.image_bytes import MAX_PIXELS, BadImage, image_record
 from dataengine.sources.paths import InputFiles, open_input, stand_in_url
-from dataengine.shards.reader import split_member
 from schemas import Document, Rejection, Segment, SourceRef, document_id
 
 STAGE = "source:img2dataset"
@@ -37,7 +38,7 @@ _MEMBER_KINDS = {tarfile.SYMTYPE: "a symlink", tarfile.LNKTYPE: "a hard link", t
 
 @dataclass
 class Img2DatasetConfig(InputFiles):
-    """The ``img2dataset`` source's parameters: its tars (``InputFiles``) and ``max_pixels``, the largest image taken."""
+    """The ``img2dataset`` source's parameters: its tars (``InputFiles``) and ``max_pixels`` (largest image taken)."""
 
     max_pixels: int = MAX_PIXELS
 

@@ -14,9 +14,10 @@ reason names the failure (``http_404``, ``read_timeout``, ``redirect_loop``, ...
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from dataengine.images.http import FetchError, HttpClient, HttpConfig
@@ -76,7 +77,8 @@ class SitemapSource(Source):
             body = client.get(self.config.url).body
         except FetchError as exc:
             hint = "; set allow_private to read a private or loopback host" if exc.reason == "refused_address" else ""
-            raise ValueError(f"sitemap source: cannot fetch {self.config.url}: {exc.reason} ({exc.detail}){hint}") from None
+            raise ValueError(f"sitemap source: cannot fetch {self.config.url}: "
+                             f"{exc.reason} ({exc.detail}){hint}") from None
         finally:
             client.close()
         try:
@@ -101,8 +103,8 @@ class SitemapSource(Source):
                     yield Rejection(doc_id, url, "document", STAGE, exc.reason, value=exc.value,
                                     threshold=exc.threshold, detail=exc.detail)
                     continue
-                fetched = datetime.now(timezone.utc).isoformat()
-                yield Document(id=doc_id, url=url, source=SourceRef("crawl", self.config.url, None, len(resp.body), fetched),
-                               raw=RawPage(resp.body, resp.headers, resp.status))
+                fetched = datetime.now(UTC).isoformat()
+                source = SourceRef("crawl", self.config.url, None, len(resp.body), fetched)
+                yield Document(id=doc_id, url=url, source=source, raw=RawPage(resp.body, resp.headers, resp.status))
         finally:
             client.close()

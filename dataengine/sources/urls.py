@@ -15,8 +15,9 @@ non-HTTP URL and an empty caption are ``rejected`` rows naming the file and row.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from dataengine.errors import ConfigError

@@ -19,8 +19,8 @@ headers beyond a few MB end the file with a ``warc_unreadable`` row, a payload b
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from warcio.exceptions import ArchiveLoadFailed
 
@@ -135,7 +135,7 @@ class WarcSource(Source):
         doc_id = document_id(url, uri, offset)
         if status != 200:
             return Rejection(doc_id, url, "document", STAGE, "http_status", value=float(status))
-        if not ctype.split(";")[0].strip().lower() in HTML_TYPES:
+        if ctype.split(";")[0].strip().lower() not in HTML_TYPES:
             return Rejection(doc_id, url, "document", STAGE, "not_html", detail=ctype[:200] or "no content type")
         body, size = read_payload(record, self.config.max_body_bytes)
         if body is None:

@@ -28,8 +28,9 @@ from __future__ import annotations
 import time
 import traceback
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self, Sequence
+from typing import Any, ClassVar, Self
 
 from dataengine.registry import Configured
 from schemas import Document, Rejection

@@ -13,8 +13,8 @@ both the ``tokenize`` stage and the trainer use.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from schemas.token_layout import SPECIALS
 from trainer.text_tokenizer import RustTokenizer

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from dataengine.errors import CorpusError, UsageError
 
@@ -38,8 +38,8 @@ def corpus_texts(corpus: str, counts: dict[str, int]) -> Iterator[str]:
 def train_corpus_tokenizer(corpus: str, vocab_size: int, out: str, min_frequency: int = 2,
                            progress: bool = False) -> dict[str, object]:
     """Train the BPE on ``corpus``, save it in ``out``, record the run in the corpus; returns the record's summary."""
-    from dataengine.shards.run_record import RunRecord, new_run_id
     from dataengine.shards.layout import open_corpus
+    from dataengine.shards.run_record import RunRecord, new_run_id
     from dataengine.tokenize.bpe import train_bpe
     from trainer.text_tokenizer import tokenizer_digest
 

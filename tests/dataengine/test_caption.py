@@ -10,8 +10,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from scene_documents import (corrupt_image, failed_image, make_document, photo_image,  # noqa: E402
-                             scene_corpus_documents, scene_image)
+from scene_documents import corrupt_image, failed_image, make_document, photo_image, scene_corpus_documents, scene_image  # noqa: E402
 
 from dataengine.caption.judge import caption_score, load_scenes, score_captions  # noqa: E402
 from dataengine.caption.policy import needs_caption, usable_alt  # noqa: E402
@@ -29,8 +28,15 @@ WORDS = ("a an the of picture photo drawing one two three four red green blue ye
 @pytest.fixture(scope="module")
 def tiny_blip(tmp_path_factory) -> str:
     """A randomly initialised BLIP with a 40-word vocabulary, saved as a user's local model directory."""
-    from transformers import (BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor,
-                              BlipProcessor, BlipTextConfig, BlipVisionConfig)
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+        BlipTextConfig,
+        BlipVisionConfig,
+    )
 
     root = tmp_path_factory.mktemp("blip")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *WORDS]

@@ -159,10 +159,12 @@ def test_faults_end_as_rejections_with_distinct_reasons(ray_session, tmp_path):
         faults = {
             "/status/404": "http_404", "/status/410": "http_410", "/status/500": "http_500",
             "/status/429": "http_429", "/status/503": "http_503", "/fault/reset": "connection_error",
-            "/fault/stall": "read_timeout", "/redirect/loop-b": "redirect_loop", "/redirect/ftp": "redirect_refused_scheme",
+            "/fault/stall": "read_timeout", "/redirect/loop-b": "redirect_loop",
+            "/redirect/ftp": "redirect_refused_scheme",
             "/redirect/file": "redirect_refused_scheme", "/redirect/private": "redirect_out_of_scope",
             "/redirect/chain/2": "too_many_redirects", "/ok/astronaut.jpg": "unwanted_content_type",
-            "/flaky/page": "unwanted_content_type", "/big.html": "body_too_large", "/private/photo.jpg": "robots_disallowed",
+            "/flaky/page": "unwanted_content_type", "/big.html": "body_too_large",
+            "/private/photo.jpg": "robots_disallowed",
         }
         reached = {"/redirect/loop-b": "/redirect/loop-a", "/redirect/chain/2": "/redirect/chain/7"}  # by redirects
         seeds = [server(reached.get(p, p)) for p in faults]

@@ -8,8 +8,6 @@ import json
 import pytest
 from fault_server import FaultServer
 
-from dataengine.net.addresses import AddressPolicy, AddressRefused, parse_allow_private
-from dataengine.net.pinned import PinnedPools
 from dataengine.crawl.archive import Outcome, WarcBatch, read_log, recover_batch, warc_record
 from dataengine.crawl.fetch import FetchConfig, Response, fetch
 from dataengine.crawl.frontier import Task
@@ -19,6 +17,8 @@ from dataengine.crawl.robots import RobotsCache
 from dataengine.crawl.scope import Scope, ScopeConfig
 from dataengine.crawl.urls import canonicalize, origin
 from dataengine.crawl.worker import FetchWorker, WorkerSettings
+from dataengine.net.addresses import AddressPolicy, AddressRefused, parse_allow_private
+from dataengine.net.pinned import PinnedPools
 from dataengine.sampleweb import SampleWebConfig, generate_site
 from dataengine.sources.base import Partition
 from dataengine.sources.warc import WarcSource

@@ -266,7 +266,8 @@ def test_tables_and_lists_become_text_segments():
 
 def test_link_lists_are_navigation():
     page = extract('<p>A paragraph of article text that is long enough to matter.</p>'
-                   '<ul><li><a href="/a">Home</a></li><li><a href="/b">News</a></li><li><a href="/c">Sport</a></li></ul>')
+                   '<ul><li><a href="/a">Home</a></li><li><a href="/b">News</a></li>'
+                   '<li><a href="/c">Sport</a></li></ul>')
     assert texts(page) == ["A paragraph of article text that is long enough to matter."]
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 import skimage
+from image_records import describe
 from PIL import Image
 
 from dataengine.filters.image_rules import ImageRules, RepeatedImages
 from dataengine.stages.base import Batch
-from image_records import describe
-
 from schemas import Document, ImageRecord, Segment, SourceRef, document_id, validate_document
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"

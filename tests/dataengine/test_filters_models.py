@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from image_records import describe
 
 from dataengine.filters.clip import ClipScorer, image_context
 from dataengine.filters.images import open_rgb
 from dataengine.filters.nsfw import ClipSafetyHead, NsfwFilter
 from dataengine.runner.config import StageConfig
 from dataengine.stages.base import Batch
-from image_records import describe
-
 from schemas import Document, ImageRecord, Segment, SourceRef, document_id, validate_document
 
 # A real open_clip architecture (ViT image tower, transformer text tower, CLIP's BPE

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import numpy as np
@@ -17,9 +17,9 @@ import pytest
 from fault_server import GOOD, FaultServer, encode, photo
 from PIL import Image
 
-from dataengine.net.addresses import AddressPolicy, AddressRefused
 from dataengine.images.fetch import ImageFetcher
 from dataengine.images.process import ImageProcessor, ResizeConfig
+from dataengine.net.addresses import AddressPolicy, AddressRefused
 from dataengine.stages.base import Batch
 from schemas import Document, ImageRecord, SourceRef
 
@@ -171,7 +171,7 @@ def test_retry_after_values():
 
     assert retry_after("3") == 3.0 and retry_after(" 7 ") == 7.0
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
-    assert 3500 < retry_after(format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)) <= 3600
+    assert 3500 < retry_after(format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)) <= 3600
     assert retry_after("soon") is None and retry_after(None) is None
 
 

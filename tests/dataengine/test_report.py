@@ -130,4 +130,5 @@ def test_report_renders_real_data(fixtures: Path, tmp_path: Path, photo_server: 
 def test_report_errors(tmp_path: Path):
     proc = subprocess.run([sys.executable, "-m", "dataengine", "report", str(tmp_path / "missing"), "--html",
                            str(tmp_path / "r.html")], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 2 and proc.stderr.strip() == f"dataengine: error: corpus not found: {tmp_path / 'missing'}"
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"dataengine: error: corpus not found: {tmp_path / 'missing'}"

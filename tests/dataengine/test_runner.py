@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fsspec
@@ -98,7 +98,8 @@ def test_warc_fixtures_with_bad_input(ray_session, fixtures, tmp_path):
     half = len(data) // 2
     (inputs / "corrupt.warc.gz").write_bytes(data[:half] + b"\x00garbage" * 250 + data[half + 2000:])
     # an uncompressed .warc, to cover both forms
-    (inputs / "plain.warc").write_bytes(gzip.decompress((fixtures / "warc" / "edge-cases" / "example.warc.gz").read_bytes()))
+    gzipped = fixtures / "warc" / "edge-cases" / "example.warc.gz"
+    (inputs / "plain.warc").write_bytes(gzip.decompress(gzipped.read_bytes()))
 
     config = parse_pipeline({"name": "warc-test", "source": {"kind": "warc", "paths": [str(inputs / "*")]},
                              "stages": [{"name": "extract_html"}]})  # no image fetch: never leave loopback
@@ -161,7 +162,7 @@ def test_records_of_dead_drivers_become_interrupted(tmp_path):
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # a real process id that no longer exists
-    old = (datetime.now(timezone.utc) - timedelta(seconds=STALE_SECONDS + 60)).isoformat()
+    old = (datetime.now(UTC) - timedelta(seconds=STALE_SECONDS + 60)).isoformat()
     records = {"dead-here": {"pid": gone.pid},
                "silent-elsewhere": {"host": "another-node", "heartbeat_at": old},
                "alive-elsewhere": {"host": "another-node"},      # beat just now: may be running there

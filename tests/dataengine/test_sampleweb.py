@@ -25,8 +25,14 @@ from PIL import Image
 from scipy import ndimage
 
 from dataengine.cli import main
-from dataengine.sampleweb import (SampleWebConfig, SampleWebServer, generate_site, position_region, random_scene,
-                                  render_scene)
+from dataengine.sampleweb import (
+    SampleWebConfig,
+    SampleWebServer,
+    generate_site,
+    position_region,
+    random_scene,
+    render_scene,
+)
 from dataengine.sampleweb.scenes import COMPATIBLE_POSITIONS
 from schemas.scenes import BACKGROUND, COLOURS, COUNTS, SHAPES, Scene, SceneObject
 

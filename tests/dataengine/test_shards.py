@@ -17,11 +17,28 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from dataengine.shards import (ShardReader, ShardWriter, hf_features, iter_corpus, list_shards, shard_urls,
-                               write_rejected)
+from dataengine.shards import (
+    ShardReader,
+    ShardWriter,
+    hf_features,
+    iter_corpus,
+    list_shards,
+    shard_urls,
+    write_rejected,
+)
 from dataengine.shards.layout import TMP_MARK, image_extension
-from schemas import (Document, ImageCodes, ImageRecord, Rejection, Segment, SourceRef, TokenLayout,
-                     document_id, tables, validate_document)
+from schemas import (
+    Document,
+    ImageCodes,
+    ImageRecord,
+    Rejection,
+    Segment,
+    SourceRef,
+    TokenLayout,
+    document_id,
+    tables,
+    validate_document,
+)
 
 FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
 

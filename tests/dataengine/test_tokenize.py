@@ -12,8 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from scene_documents import (corrupt_image, failed_image, make_document, photo_image,  # noqa: E402
-                             scene_corpus_documents, scene_image)
+from scene_documents import corrupt_image, failed_image, make_document, photo_image, scene_corpus_documents, scene_image  # noqa: E402
 
 from dataengine.catalog.validate import validate_corpus  # noqa: E402
 from dataengine.cli import main  # noqa: E402
@@ -24,8 +23,8 @@ from dataengine.shards import ShardReader, ShardWriter, list_shards  # noqa: E40
 from dataengine.shards.run_record import RunRecord  # noqa: E402
 from dataengine.shards.writer import encode_document  # noqa: E402
 from dataengine.stages.base import Batch  # noqa: E402
-from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
 from dataengine.tokenize.bpe import MIN_BPE_VOCAB, train_bpe  # noqa: E402
+from dataengine.tokenize.stage import DocumentTokenizer  # noqa: E402
 from dataengine.tokenize.vocabulary import corpus_vocabulary, write_vocabulary  # noqa: E402
 from schemas import Segment  # noqa: E402
 from schemas.token_layout import SPECIALS, ImageCodes, TokenLayout  # noqa: E402

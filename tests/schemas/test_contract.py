@@ -9,8 +9,20 @@ import jsonschema
 import numpy as np
 import pytest
 
-from schemas import (Document, DocumentError, ImageCodes, ImageRecord, Rejection, Segment, SourceRef,
-                     TokenLayout, document_id, document_problems, read_document, validate_document)
+from schemas import (
+    Document,
+    DocumentError,
+    ImageCodes,
+    ImageRecord,
+    Rejection,
+    Segment,
+    SourceRef,
+    TokenLayout,
+    document_id,
+    document_problems,
+    read_document,
+    validate_document,
+)
 from schemas.scenes import Scene, SceneObject
 from schemas.validate import json_schema
 

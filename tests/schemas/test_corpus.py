@@ -8,8 +8,16 @@ import fsspec
 import pytest
 
 from schemas import TokenLayout
-from schemas.corpus import (LAYOUT_FILE, check_partition, committed_shards, corpus_root, partition_of,
-                            read_token_layout, shard_name, shard_of)
+from schemas.corpus import (
+    LAYOUT_FILE,
+    check_partition,
+    committed_shards,
+    corpus_root,
+    partition_of,
+    read_token_layout,
+    shard_name,
+    shard_of,
+)
 
 
 def test_shard_names_and_the_files_of_a_shard():

@@ -12,7 +12,6 @@ import io
 import json
 import random
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import webdataset as wds
@@ -21,7 +20,7 @@ from PIL import Image
 from schemas.document import Document, ImageRecord, Segment, SourceRef, document_id
 from schemas.scenes import Scene
 
-Part = Union[str, Image.Image]
+Part = str | Image.Image
 
 
 def png(image: Image.Image) -> bytes:

@@ -9,7 +9,6 @@ from conftest import TINY
 from corpus import make_document, scene_corpus, text_corpus, write_shards
 
 from schemas.token_layout import TokenLayout
-
 from trainer.cli import main
 from trainer.config import CorpusSpec, load_run_config
 from trainer.train.checkpoint import latest_checkpoint, load_trained

@@ -15,8 +15,8 @@ removed from its document, logged and counted in ``stats["images_too_long"]``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -9,13 +9,23 @@ members keyed by extension (``json``, ``0.png``, ``tokens.npy``, ...) plus ``__k
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import fsspec
 from webdataset.tariterators import group_by_keys, tar_file_iterator
 
-from schemas.corpus import (JSON_MEMBER, SHARDS, TAR, TOKENS_MEMBER, committed_shards, corpus_root, join,
-                            read_token_layout, shard_of)
+from schemas.corpus import (
+    JSON_MEMBER,
+    SHARDS,
+    TAR,
+    TOKENS_MEMBER,
+    committed_shards,
+    corpus_root,
+    join,
+    read_token_layout,
+    shard_of,
+)
 from schemas.document import Document, read_document
 from schemas.token_layout import TokenLayout
 

@@ -100,9 +100,11 @@ class DocumentTokenizer:
             except ValueError as exc:
                 raise BadSample(f"sample {key}: tokens.npy is unreadable ({exc})") from None
             if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
-                raise BadSample(f"sample {key}: tokens.npy must be a 1-D integer array, got {tokens.dtype}{tokens.shape}")
+                raise BadSample(f"sample {key}: tokens.npy must be a 1-D integer array, "
+                                f"got {tokens.dtype}{tokens.shape}")
             if tokens.size and (tokens.min() < 0 or tokens.max() >= self.layout.vocab_size):
-                raise BadSample(f"sample {key}: tokens.npy has ids outside the layout's 0..{self.layout.vocab_size - 1}")
+                raise BadSample(f"sample {key}: tokens.npy has ids outside the layout's "
+                                f"0..{self.layout.vocab_size - 1}")
             try:
                 return self.layout.decode(tokens)
             except ValueError as exc:

@@ -34,6 +34,7 @@ from trainer.config import RunConfig, run_config_from_dict
 from trainer.model import Transformer
 from trainer.torch_files import CheckpointError, from_safe, read_torch_file, to_safe
 
+
 def rng_state() -> dict[str, Any]:
     """Every random generator the run touches."""
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate(),

@@ -15,8 +15,9 @@ import fnmatch
 import json
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -164,7 +165,8 @@ def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str
         loader_state = None
         runner: torch.nn.Module = model
         if info.world_size > 1:
-            runner = DistributedDataParallel(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None)
+            device_ids = [info.local_rank] if info.device.type == "cuda" else None
+            runner = DistributedDataParallel(model, device_ids=device_ids)
         if cfg.train.compile:
             runner = torch.compile(runner)
         stage_end = min(start + stage.steps, stop)

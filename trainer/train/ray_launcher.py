@@ -44,8 +44,9 @@ def train_on_ray(config: str, data: list[str], out: str, num_workers: int, use_g
         try:
             ray.init(address="auto", configure_logging=False, log_to_driver=False)
         except ConnectionError as exc:
-            raise ConfigError(f"--ray-workers joins a running Ray cluster and none was found ({exc}); start one "
-                              "with `ray start --head`, set RAY_ADDRESS, or train on one machine with torchrun") from None
+            raise ConfigError(f"--ray-workers joins a running Ray cluster and none was found ({exc}); "
+                              "start one with `ray start --head`, set RAY_ADDRESS, "
+                              "or train on one machine with torchrun") from None
 
     def local(path: str) -> str:
         # Workers may start in another folder: hand them absolute paths (URLs as they are).

@@ -8,8 +8,9 @@ arrays (N, h, w), and ``decode`` returns uint8 arrays (N, R, R, 3).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from trainer.vq.janus import JanusVQ
 from trainer.vq.model import KIND as VQ_KIND
 from trainer.vq.model import VQModel
 
-ImageLike = Union[Image.Image, bytes, np.ndarray]
+ImageLike = Image.Image | bytes | np.ndarray
 
 
 def to_pil(image: ImageLike) -> Image.Image:
