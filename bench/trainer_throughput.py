@@ -28,9 +28,9 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(REPO / "tests" / "trainer"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from corpus import scene_corpus  # noqa: E402
+from trainer_corpus import scene_corpus  # noqa: E402
 
 from trainer.config import CorpusSpec, load_run_config  # noqa: E402
 from trainer.model import Transformer  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from repo_paths import FIXTURES
 
 from dataengine.runner.ray_session import bind_local_ray_to_loopback
 
@@ -12,8 +13,6 @@ from dataengine.runner.ray_session import bind_local_ray_to_loopback
 # modules it imports import ray: bind them to loopback before any of that happens.
 bind_local_ray_to_loopback()
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +67,10 @@ def s3(monkeypatch):
     finally:
         s3fs.S3FileSystem.clear_instance_cache()
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the session's Ray as ``ray``."""
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)

@@ -7,6 +7,7 @@ demo`` runs the same ``run_full_loop`` at full size.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from dataengine.catalog.validate import validate_corpus
@@ -20,6 +21,7 @@ TINY = {"model.dim": 32, "model.n_heads": 2, "model.n_kv_heads": 1, "model.n_lay
         "data.batch_size": 2, "data.num_workers": 0, "train.warmup_steps": 1, "train.log_every": 1}
 
 
+@pytest.mark.slow
 def test_sample_web_to_published_shards_to_a_trained_model(ray_session, tmp_path):
     from trainer.config import CorpusSpec, load_run_config
     from trainer.train.loop import train

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import pytest
+from repo_paths import REPO
 
 from schemas.config import (
     ConfigError,
@@ -186,7 +187,7 @@ def test_every_shipped_dedup_and_training_config_loads():
     from trainer.config import RunConfig, load_run_config
     from trainer.vq.train import VQTrainConfig, load_vq_train_config
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO
     for path in sorted((repo / "pipelines" / "dedup").glob("*.yaml")):
         assert load_config(path).num_perm > 0, path
     configs = sorted((repo / "trainer" / "configs").glob("*.yaml"))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from corpus import scene_corpus
+from trainer_corpus import scene_corpus
 
 from trainer.cli import main
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_sample_web_smoke_run_learns_text_to_image(tmp_path, capsys):
     scene_corpus(tmp_path / "corpus", 600, n_shards=4)

@@ -1,7 +1,7 @@
 """``trainer.text_tokenizer``: the one loader of text tokenizers, for the engine and the trainer alike.
 
 BPE training itself (``dataengine.tokenize.bpe``) and the engine's use of the loader are tested in
-``tests/dataengine/test_tokenize.py``; here the specs: ``byte``, a file, a directory, a hub name.
+``tests/dataengine/tokenize/test_tokenize.py``; here the specs: ``byte``, a file, a directory, a hub name.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from dataengine.tokenize.bpe import train_bpe
 from trainer.text_tokenizer import load_text_tokenizer, tokenizer_digest
 
-REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["hello world, the quick brown fox", "a page may write <|eos|> literally", "naïve café 日本語"] * 30
 HUB_NAME = "tests-org/tiny-tok"
 

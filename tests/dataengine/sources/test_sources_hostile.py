@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from dataengine.sources.warc import WarcSource
 from schemas import Rejection
@@ -104,7 +105,7 @@ def read_in_child(path: Path, tmp_path: Path) -> dict:
     err = tmp_path / "child.stderr"
     with err.open("wb") as stderr:
         done = subprocess.run([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, stderr=stderr,
-                              preexec_fn=cap, cwd=Path(__file__).resolve().parents[2], timeout=600)
+                              preexec_fn=cap, cwd=REPO, timeout=600)
     with err.open("rb") as f:  # only the tail: a regression may print the bomb
         f.seek(max(0, err.stat().st_size - 3000))
         tail = f.read().decode(errors="replace")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from PIL import Image
+from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
@@ -32,7 +33,6 @@ from dataengine.shards import ShardWriter, iter_corpus, list_shards, shard_urls,
 from dataengine.shards.ledger import Ledger
 from schemas import Document, ImageRecord, Rejection, Segment, SourceRef, document_id
 
-REPO = Path(__file__).resolve().parents[2]
 PAGES = ["creativecommons.org.html", "en.wikipedia.org.tsne.html", "knowtechie.com.rally.html",
          "mercurynews.com.2023.01.16.letters-1119.html", "nature.com.telescope.html",
          "luxuriousmagazine.com.polo.html", "iloveponysmag.com.barbour.html", "befifty.montauk.html"]

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from scene_documents import make_document, scene_corpus_documents  # noqa: E402
 
 from dataengine.catalog.catalog import Catalog  # noqa: E402

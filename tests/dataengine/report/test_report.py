@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.dedup import DedupConfig, run_dedup
@@ -26,7 +27,6 @@ from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord
 from schemas import Document, ImageRecord, Rejection, Segment, SourceRef, document_id
 
-REPO = Path(__file__).resolve().parents[2]
 KEPT = ["img1.png", "img2.jpg", "img3.jpg", "img4.png", "img_pair_1.jpg", "img_pair_2.jpg", "cat.jpg", "blip.jpg"]
 FILTERED = ["img9.jpg", "img10.jpg"]  # "removed by a filter": their bytes are not in the shards
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-
+from repo_paths import REPO
 from scene_documents import corrupt_image, failed_image, make_document, photo_image, scene_corpus_documents, scene_image  # noqa: E402
 
 from dataengine.catalog.validate import validate_corpus  # noqa: E402
@@ -32,7 +29,6 @@ from trainer.text_tokenizer import load_text_tokenizer  # noqa: E402
 
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = {"model.dim": 32, "model.n_heads": 2, "model.n_kv_heads": 1, "model.n_layers": 1, "data.seq_len": 96,
         "data.batch_size": 2, "data.num_workers": 0, "train.warmup_steps": 1}
 

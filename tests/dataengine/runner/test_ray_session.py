@@ -13,10 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from dataengine.runner.ray_session import SINGLE_MACHINE_VAR, joins_cluster
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Starts a local Ray as every entry point does (bind first, since importing img2dataset
 # imports ray), runs tasks on workers, and waits until the dashboard's usage-stats module
@@ -55,6 +54,7 @@ def _is_loopback(address: str) -> bool:
     return ip.is_loopback
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to see every connection attempt")
 def test_local_ray_start_connects_to_loopback_only(tmp_path):
     ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # Ray's socket paths must stay short

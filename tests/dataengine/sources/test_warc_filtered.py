@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+
+from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
 from dataengine.runner.config import load_pipeline
 from dataengine.runner.pipeline import run_pipeline
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_filters_from_yaml_on_warc_fixtures(ray_session, fixtures, tmp_path):

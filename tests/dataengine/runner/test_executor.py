@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scene_documents import make_document, scene_image  # noqa: E402
 
 from dataengine.dedup import DedupConfig, run_dedup  # noqa: E402

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY
-from corpus import scene_corpus
+from trainer_corpus import TINY, scene_corpus
 
 from trainer.cli import main
 from trainer.config import ConfigError, CorpusSpec, load_run_config

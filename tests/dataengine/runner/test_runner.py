@@ -22,6 +22,7 @@ import fsspec
 import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
@@ -32,7 +33,6 @@ from dataengine.sampleweb.server import SampleWebServer
 from dataengine.shards import iter_corpus
 from dataengine.shards.ledger import Ledger
 
-REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "pipelines" / "demo.yaml"
 
 
@@ -122,6 +122,7 @@ def test_warc_fixtures_with_bad_input(ray_session, fixtures, tmp_path):
         assert "corrupt.warc.gz" in corrupt[0]["detail"]
 
 
+@pytest.mark.slow
 def test_kill_and_resume(ray_session, sample_web, tmp_path):
     corpus = tmp_path / "corpus"
     address = ray_session.get_runtime_context().gcs_address

@@ -1,4 +1,4 @@
-"""Building small corpora for the trainer's tests with the engine's own ``ShardWriter``.
+"""Small corpora (and ``TINY``, the tiny model's overrides) for the trainer's tests, written with ``ShardWriter``.
 
 ``CORPUS/shards/NAME.tar`` holds one sample per document: ``KEY.json`` (the Document JSON),
 ``KEY.{i}.png`` for images with status ok, and ``KEY.tokens.npy`` when given. Samples that
@@ -105,3 +105,9 @@ def scene_corpus(corpus: Path, n_docs: int, n_shards: int = 1, seed: int = 0,
     write_shards(corpus, docs, n_shards)
     (corpus / "ground_truth.jsonl").write_text("".join(json.dumps(t) + "\n" for t in truth))
     return scenes
+
+
+# Overrides that make trainer/configs/tiny.yaml tiny enough for a test to train in seconds.
+TINY = {"model.dim": 64, "model.n_heads": 2, "model.n_kv_heads": 1, "model.n_layers": 2,
+        "data.seq_len": 96, "data.batch_size": 2, "data.num_workers": 0, "train.log_every": 1,
+        "train.warmup_steps": 2}

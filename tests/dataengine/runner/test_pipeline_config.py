@@ -6,18 +6,17 @@ import dataclasses
 import inspect
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 from fault_server import FaultServer
+from repo_paths import REPO
 
 from dataengine.images.fetch import ImageFetcher
 from dataengine.registry import SOURCES, STAGES, NoParams, resolve
 from dataengine.runner.config import ConfigError, StageConfig, apply_overrides, load_pipeline, parse_pipeline
 from dataengine.sources.warc import WarcSource
 
-REPO = Path(__file__).resolve().parents[2]
 BASE = {"name": "t", "source": {"kind": "warc", "paths": ["x.warc.gz"]},
         "stages": [{"name": "extract_html"}, {"name": "fetch_images", "params": {"timeout": 3}}]}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
+from repo_paths import REPO
 
 from dataengine.errors import ConfigError
 from dataengine.registry import STAGES, resolve
@@ -17,8 +17,6 @@ from dataengine.runner.pipeline import run_pipeline
 from dataengine.shards import ShardWriter
 from dataengine.stages.base import FIELDS, Batch, Stage, check_order
 from schemas import Document, Segment, SourceRef
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class DropShort(Stage):

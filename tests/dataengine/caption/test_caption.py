@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-
+from repo_paths import REPO
 from scene_documents import corrupt_image, failed_image, make_document, photo_image, scene_corpus_documents, scene_image  # noqa: E402
 
 from dataengine.caption.judge import caption_score, load_scenes, score_captions  # noqa: E402
@@ -163,7 +158,7 @@ def test_unified_model_captions_and_is_scored_against_the_ground_truth(tmp_path)
     write_vocabulary(corpus, stage.vocabulary)
     tiny = {"model.dim": 32, "model.n_heads": 2, "model.n_kv_heads": 1, "model.n_layers": 1, "data.seq_len": 96,
             "data.batch_size": 2, "data.num_workers": 0, "train.warmup_steps": 1, "tokenizer.vq": str(vq)}
-    cfg = load_run_config(Path(__file__).resolve().parents[2] / "trainer" / "configs" / "tiny.yaml", tiny)
+    cfg = load_run_config(REPO / "trainer" / "configs" / "tiny.yaml", tiny)
     train(cfg, [CorpusSpec(corpus)], tmp_path / "run", max_steps=2, device="cpu", progress=False)
 
     captioner = Captioner(model=str(tmp_path / "run"), backend="unified", policy="all", max_new_tokens=12)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from repo_paths import REPO
 from warcio.archiveiterator import ArchiveIterator
 
 from dataengine.extract import ExtractConfig, UndecodableError, decode_html, extract_page
@@ -23,7 +24,6 @@ from dataengine.stages.base import Batch
 from schemas import Document, RawPage, SourceRef
 from schemas.validate import validate_document
 
-REPO = Path(__file__).resolve().parents[2]
 PAGE_URL = "https://example.com/blog/post.html"
 
 

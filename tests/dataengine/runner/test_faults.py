@@ -97,6 +97,7 @@ def test_each_fault_has_a_reason_of_its_own(faults):
     assert len({reason for reason, _ in faults.values()}) == len(faults)
 
 
+@pytest.mark.slow
 def test_fault_suite(ray_session, tmp_path):
     image_paths = [p for _, paths in IMAGE_FAULTS.values() for p in paths] + KEPT_IMAGES
     page_faults = _paths(PAGE_FAULTS)

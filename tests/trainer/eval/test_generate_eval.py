@@ -6,8 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY
-from corpus import scene_corpus, write_raw_shard
+from trainer_corpus import TINY, scene_corpus, write_raw_shard
 
 from schemas.token_layout import ImageCodes, TokenLayout
 from trainer.cli import main

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import TINY
-from corpus import make_document, scene_corpus, text_corpus, write_shards
+import pytest
+from trainer_corpus import TINY, make_document, scene_corpus, text_corpus, write_shards
 
 from schemas.token_layout import TokenLayout
 from trainer.cli import main
@@ -82,6 +82,7 @@ def test_torchrun_two_cpu_ranks_train_and_checkpoint_each_loader(tmp_path, untra
     assert [r["step"] for r in rows] == [1, 2]
 
 
+@pytest.mark.slow
 def test_ray_train_two_workers_train_like_torchrun(tmp_path, untrained_vq, ray_session):
     from trainer.train.ray_launcher import train_on_ray
 

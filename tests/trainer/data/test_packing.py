@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from corpus import make_document, scene_corpus, text_corpus, write_raw_shard, write_shards
+from trainer_corpus import make_document, scene_corpus, text_corpus, write_raw_shard, write_shards
 
 from schemas.document import ImageRecord, Segment
 from schemas.token_layout import ImageCodes, TokenLayout

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from corpus import text_corpus
 from test_packing import make_loader, take
+from trainer_corpus import text_corpus
 
 from trainer.data.shards import list_shards
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import torch
-from corpus import scene_corpus
+from trainer_corpus import scene_corpus
 
 from trainer.cli import main
 from trainer.vq.model import EMACodebook
@@ -30,7 +30,7 @@ def test_vq_train_cli_reports_psnr_and_usage_and_tokenizer_round_trips(tmp_path,
 
 
 def test_vq_train_rejects_a_corpus_without_images(tmp_path, capsys):
-    from corpus import text_corpus
+    from trainer_corpus import text_corpus
 
     text_corpus(tmp_path / "t", 3)
     assert main(["vq", "train", "trainer/configs/vq_tiny.yaml", "--data", str(tmp_path / "t"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fault_server import FaultServer
+from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
@@ -24,7 +25,6 @@ from dataengine.runner.pipeline import run_pipeline
 from dataengine.sampleweb import SampleWebConfig, SampleWebServer, generate_site
 from dataengine.shards import iter_corpus
 
-REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "pipelines" / "web.yaml"
 LOOPBACK = ["127.0.0.0/8"]
 
@@ -50,6 +50,7 @@ def ground_truth_pages(root: Path) -> dict[str, str]:
     return {r["path"]: r["label"] for r in rows if r["kind"] == "page"}
 
 
+@pytest.mark.slow
 def test_kill_resume_and_pipeline(ray_session, site, tmp_path):
     root, server = site
     state, corpus = tmp_path / "state", tmp_path / "corpus"
