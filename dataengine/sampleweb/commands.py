@@ -1,4 +1,4 @@
-"""``dataengine sample-web generate DIR`` and ``dataengine sample-web serve DIR``."""
+"""``dataengine sample-web generate DIR``, ``sample-web serve DIR`` and ``sample-web world DIR``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
     gen.set_defaults(func=_generate)
 
+    world = sub.add_parser(
+        "world", help="write the scene world: pair and interleaved corpora split by composition",
+        description="Scenes of the sample web as training corpora of any size: DIR/pairs, DIR/interleaved and "
+                    "DIR/heldout (one pair per held-out composition and pairing), with DIR/split.json, the "
+                    "held-out compositions no training document uses. trainer eval scores on DIR/heldout.")
+    world.add_argument("dir", type=Path, help="output directory (new, or one without a scene world)")
+    world.add_argument("--pairs", type=int, default=20000, help="caption-image pair documents (default 20000)")
+    world.add_argument("--interleaved", type=int, default=4000,
+                       help="documents of 2-4 scenes with their sentences (default 4000)")
+    world.add_argument("--seed", type=int, default=0, help="seed of the training documents (default 0)")
+    world.add_argument("--split-seed", type=int, default=0,
+                       help="seed of the held-out compositions; keep it to score on the same split (default 0)")
+    world.set_defaults(func=_world)
+
     serve = sub.add_parser("serve", help="serve DIR over HTTP until Ctrl-C")
     serve.add_argument("dir", type=Path, help="a directory written by `sample-web generate`")
     serve.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
@@ -42,6 +56,19 @@ def _generate(args: argparse.Namespace) -> int:
     images = ", ".join(f"{n} {label}" for label, n in sorted(summary.image_labels.items()))
     print(f"wrote {sum(summary.page_labels.values())} pages ({pages}) and {summary.files} files to {args.dir}")
     print(f"image occurrences: {images}")
+    return 0
+
+
+def _world(args: argparse.Namespace) -> int:
+    from dataengine.sampleweb.world import WorldConfig, write_world
+
+    try:
+        counts = write_world(args.dir, WorldConfig(pairs=args.pairs, interleaved=args.interleaved, seed=args.seed,
+                                                   split_seed=args.split_seed))
+    except (ValueError, FileExistsError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {counts['pairs']} pairs, {counts['interleaved']} interleaved documents and {counts['heldout']} "
+          f"held-out pairs to {args.dir} (split: {args.dir / 'split.json'})")
     return 0
 
 
