@@ -88,7 +88,7 @@ def pretokenized_copy(src: Path, dst: Path, tokenizer) -> None:
 
 def loader_docs_per_s(cfg, vocab, corpus: Path, steps: int) -> tuple[float, list]:
     """Documents/s of one loader process, and the batches it produced."""
-    loader = make_loader(cfg, vocab, [CorpusSpec(str(corpus))], cfg.data.seq_len, DistInfo())
+    loader = make_loader(cfg, vocab, [CorpusSpec(str(corpus))], cfg.data.seq_len, cfg.data.batch_size, DistInfo())
     it = iter(loader)
     t0 = time.perf_counter()
     batches = [next(it) for _ in range(steps)]

@@ -227,18 +227,34 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
 
 def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set dotted ``key`` of the mapping ``raw`` to ``value``, making the mappings on the way."""
+    """Set dotted ``key`` of the mapping ``raw`` to ``value``, making the mappings on the way.
+
+    A part that is a number indexes a list (``stages.0.steps``: the first stage's steps).
+    """
     parts = key.split(".")
     if not all(parts):
         raise ConfigError(f"--set {key}: a dotted key has no empty parts")
-    target = raw
-    for depth, part in enumerate(parts[:-1]):
-        if target.get(part) is None:
-            target[part] = {}
-        target = target[part]
-        if not isinstance(target, dict):
-            raise ConfigError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a mapping")
-    target[parts[-1]] = value
+    target: Any = raw
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[:depth + 1])
+        last = depth == len(parts) - 1
+        if isinstance(target, list):
+            if not part.isdigit() or int(part) >= len(target):
+                raise ConfigError(f"--set {key}: {'.'.join(parts[:depth]) or key} is a list of {len(target)}; "
+                                  f"{part!r} is not an index of it")
+            index: Any = int(part)
+        elif isinstance(target, dict):
+            index = part
+            if not last and target.get(part) is None:
+                target[part] = {}
+        else:
+            raise ConfigError(f"--set {key}: {'.'.join(parts[:depth])} is not a mapping")
+        if last:
+            target[index] = value
+            return
+        target = target[index]
+        if not isinstance(target, (dict, list)):
+            raise ConfigError(f"--set {key}: {where} is not a mapping")
 
 
 def _one_line(exc: Exception) -> str:

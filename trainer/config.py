@@ -99,13 +99,28 @@ class TrainConfig:
 
 @dataclass
 class StageConfig:
-    """One progressive stage: its length, trainable parameters, data mixture and sequence length."""
+    """One progressive stage: its length, trainable parameters, data mixture, sequence length and batch.
+
+    A mixture path may start with ``{data}``, which stands for the ``--data`` corpus (the first
+    one), so one recipe names the parts of a corpus family (``{data}/pairs``) wherever it lives.
+    A curriculum over sequence length is stages with growing ``seq_len`` (and a smaller
+    ``batch_size``, to keep the tokens per step about the same).
+    """
 
     name: str
     steps: int
     trainable: list[str] = field(default_factory=lambda: ["*"])  # fnmatch patterns on parameter names
     mixture: list[CorpusSpec] = field(default_factory=list)       # empty: the run's data
     seq_len: int | None = None                                    # None: data.seq_len
+    batch_size: int | None = None                                 # None: data.batch_size
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"stage {self.name!r}: steps must be at least 1, got {self.steps}")
+        if self.seq_len is not None and self.seq_len < 8:
+            raise ConfigError(f"stage {self.name!r}: seq_len must be at least 8, got {self.seq_len}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"stage {self.name!r}: batch_size must be at least 1, got {self.batch_size}")
 
 
 @dataclass
@@ -123,6 +138,20 @@ class RunConfig:
         if self.stages:
             return list(self.stages)
         return [StageConfig(name="main", steps=self.train.max_steps)]
+
+    def stage_mixtures(self, data: list[CorpusSpec]) -> list[list[CorpusSpec]]:
+        """Each stage's corpora: its own mixture with ``{data}`` put in, else ``data`` (the ``--data`` corpora)."""
+        out = []
+        for stage in self.stage_plan():
+            mixture = stage.mixture or data
+            if any(c.path.startswith("{data}") for c in mixture):
+                if not data:
+                    raise ConfigError(f"stage {stage.name!r} names {{data}} in its mixture: pass --data CORPUS")
+                root = data[0].path.rstrip("/")
+                mixture = [CorpusSpec(root + c.path[len("{data}"):] if c.path.startswith("{data}") else c.path,
+                                      c.weight) for c in mixture]
+            out.append(mixture)
+        return out
 
     def total_steps(self) -> int:
         """Steps of the whole plan (the length of the learning-rate schedule)."""

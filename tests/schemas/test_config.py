@@ -143,6 +143,17 @@ def test_overrides_are_dotted_keys_with_yaml_values():
         set_key({"lr": 1.0}, "lr.x", 3)
 
 
+def test_a_numbered_part_of_an_override_indexes_a_list():
+    raw: dict[str, Any] = {"stages": [{"name": "a", "steps": 1}, {"name": "b", "steps": 2}]}
+    set_key(raw, "stages.1.steps", 50)
+    set_key(raw, "stages.0.mixture", [{"path": "x"}])
+    assert raw["stages"] == [{"name": "a", "steps": 1, "mixture": [{"path": "x"}]}, {"name": "b", "steps": 50}]
+    with pytest.raises(ConfigError, match=r"--set stages.2.steps: stages is a list of 2; '2' is not an index"):
+        set_key(raw, "stages.2.steps", 3)
+    with pytest.raises(ConfigError, match=r"--set stages.first: stages is a list of 2"):
+        set_key(raw, "stages.first", 3)
+
+
 def test_load_reads_a_file_with_overrides_and_names_the_file(tmp_path: Path):
     path = tmp_path / "run.yaml"
     path.write_text("model:\n  dim: 4\nmixture:\n  - path: a\n")

@@ -32,6 +32,7 @@ from trainer.model import Transformer, flops_per_token
 from trainer.train.checkpoint import latest_checkpoint, load_file, rng_state, save_checkpoint, set_rng_state
 from trainer.train.distributed import DistInfo, all_reduce_sum, init_distributed
 from trainer.train.loss import batch_loss
+from trainer.train.plan_check import check_corpora, check_rows
 from trainer.train.schedule import lr_factor
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,13 @@ def build_optimizer(model: Transformer, cfg: RunConfig, device: torch.device) ->
                              fused=device.type == "cuda")
 
 
-def make_loader(cfg: RunConfig, vocab: Vocabulary, mixture: list[CorpusSpec], seq_len: int,
+def make_loader(cfg: RunConfig, vocab: Vocabulary, mixture: list[CorpusSpec], seq_len: int, batch_size: int,
                 info: DistInfo) -> ShardLoader:
     """The rank's loader for one stage."""
     tokenizer = DocumentTokenizer(vocab.layout, vocab.text, vocab.images, cfg.data.pair_order,
                                   cfg.data.condition_dropout, cfg.data.seed)
     spec = LoaderSpec(corpora=[list_shards(c.path) for c in mixture], weights=[c.weight for c in mixture],
-                      tokenizer=tokenizer, seq_len=seq_len, batch_size=cfg.data.batch_size, seed=cfg.data.seed,
+                      tokenizer=tokenizer, seq_len=seq_len, batch_size=batch_size, seed=cfg.data.seed,
                       shuffle_buffer=cfg.data.shuffle_buffer, min_piece=cfg.data.min_piece,
                       pack_lookahead=cfg.data.pack_lookahead, tokenize_batch=cfg.data.tokenize_batch,
                       rank=info.rank, world_size=info.world_size, num_workers=cfg.data.num_workers)
@@ -116,9 +117,10 @@ def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str
     out = Path(out)
     plan, total = cfg.stage_plan(), cfg.total_steps()
     stop = min(max_steps or total, total)
-    mixtures = [s.mixture or corpora for s in plan]
+    mixtures = cfg.stage_mixtures(corpora)
     if not all(mixtures):
         raise ConfigError("no training data: pass --data CORPUS or set data.mixture in the config")
+    check_corpora(plan, mixtures)
     if vq:
         cfg.tokenizer.vq = vq
     vocab = resolve_vocabulary(cfg.tokenizer.text, cfg.tokenizer.vq,
@@ -126,6 +128,7 @@ def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str
     longest = max(s.seq_len or cfg.data.seq_len for s in plan)
     if longest > cfg.model.max_seq_len:
         raise ConfigError(f"sequence length {longest} exceeds model.max_seq_len {cfg.model.max_seq_len}")
+    check_rows(plan, mixtures, cfg.data.seq_len, vocab)
     if info.is_main:
         vocab.save(out)
         (out / "run.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -159,7 +162,7 @@ def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str
         stage = plan[index]
         seq_len = stage.seq_len or cfg.data.seq_len
         set_trainable(model, stage.trainable)
-        loader = make_loader(cfg, vocab, mixtures[index], seq_len, info)
+        loader = make_loader(cfg, vocab, mixtures[index], seq_len, stage.batch_size or cfg.data.batch_size, info)
         if loader_state is not None and loader_state["stage"] == index:
             loader.load_state_dict(loader_state["loader"])
         loader_state = None
