@@ -61,10 +61,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """``trainer eval CKPT --data CORPUS [--judge sample-web]``: one JSON object of metrics."""
     from trainer.eval.evaluate import evaluate
+    from trainer.generate.sampling import SamplingOptions
 
     result = evaluate(args.checkpoint, args.data, judge=args.judge, ground_truth=args.ground_truth,
                       max_batches=args.max_batches, n_prompts=args.prompts, cfg_scale=args.cfg_scale,
-                      seed=args.seed)
+                      seed=args.seed, image_sampling=SamplingOptions(args.temperature, args.top_k))
     print(json.dumps(result))
     return 0
 
@@ -125,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batches", type=int, default=20, help="held-out batches for the loss")
     p.add_argument("--prompts", type=int, default=24, help="scenes to generate and to caption")
     p.add_argument("--cfg-scale", type=float, default=3.0, help="classifier-free guidance scale for images")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of image codes (0: greedy)")
+    p.add_argument("--top-k", type=int, default=0, help="sample image codes among the k likeliest (0: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the prompt choice and the sampling")
     p.set_defaults(func=cmd_eval)
     return parser

@@ -5,7 +5,10 @@ packed exactly as in training. With ``judge="sample-web"`` the ground truth
 (``ground_truth.jsonl``: image lines with a ``scene``) supplies prompts for text-to-image
 (each scene's canonical caption, judged on the generated pixels) and, for images of the
 corpus whose URL path matches a ground-truth ``path``, captioning (judged on the words).
-Interleaved generation from short prompts is reported ILScore-style.
+The same images, put through the VQ and back, are judged as generated images would be
+(``vq_ceiling_*``): no text-to-image accuracy can exceed what the VQ keeps. Interleaved
+generation from short prompts is reported ILScore-style. A corpus with a composition split
+beside it (``split.json``, the scene world's) reports which share of its prompts is held out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import torch
 
+from schemas.scene_split import find_split, load_split
 from schemas.scenes import Scene
 from trainer.config import ConfigError
 from trainer.data.packing import Packer
@@ -128,8 +132,8 @@ def corpus_scene_images(corpus: str, scenes: dict[str, Scene], limit: int) -> li
 
 def evaluate(checkpoint: str, corpus: str, judge: str | None = None, ground_truth: str | None = None,
              max_batches: int = 20, n_prompts: int = 24, cfg_scale: float = 3.0, seed: int = 0,
-             device: str = "cpu") -> dict[str, Any]:
-    """All metrics as one flat dict."""
+             device: str = "cpu", image_sampling: SamplingOptions | None = None) -> dict[str, Any]:
+    """All metrics as one flat dict; images are sampled with ``image_sampling`` (default: temperature 1)."""
     model, vocab, cfg = load_trained(checkpoint, device)
     result: dict[str, Any] = heldout_loss(model, vocab, corpus, cfg.data.seq_len, cfg.data.batch_size, max_batches)
     if judge is None:
@@ -141,13 +145,20 @@ def evaluate(checkpoint: str, corpus: str, judge: str | None = None, ground_trut
     rng = random.Random(seed)
     by_caption = {s.caption(): s for s in scenes.values()}
     prompts = rng.sample(sorted(by_caption), min(n_prompts, len(by_caption)))
+    split_path = find_split(corpus)
+    if split_path is not None and prompts:
+        split = load_split(split_path)
+        result["t2i_heldout_share"] = sum(split.is_held_out(by_caption[p]) for p in prompts) / len(prompts)
     if vocab.images is not None and prompts:
-        images = gen.images(prompts, cfg_scale, SamplingOptions(temperature=1.0, top_k=0), seed)
+        images = gen.images(prompts, cfg_scale, image_sampling or SamplingOptions(), seed)
         result.update(summarise([judge_image(im, by_caption[p]) for im, p in zip(images, prompts)], "t2i"))
         pairs = corpus_scene_images(corpus, scenes, n_prompts)
         if pairs:
             captions = gen.captions([b for b, _ in pairs])
             result.update(summarise([judge_caption(c, s) for c, (_, s) in zip(captions, pairs)], "caption"))
+            # What the VQ alone keeps of the scenes: no generated image can be judged better than this.
+            recon = vocab.images.decode(vocab.images.encode([b for b, _ in pairs]))
+            result.update(summarise([judge_image(im, s) for im, (_, s) in zip(recon, pairs)], "vq_ceiling"))
         result["caption_images"] = len(pairs)
         docs = gen.interleaved(prompts[:4], max_new_tokens=3 * (vocab.images.grid ** 2 + 4) + 120,
                                opts=SamplingOptions(temperature=0.8), seed=seed)

@@ -138,13 +138,15 @@ def judge_caption(text: str, scene: Scene) -> list[Score]:
 
 
 def summarise(scores: list[list[Score]], prefix: str) -> dict[str, float]:
-    """``{prefix}_accuracy`` (mean attribute correctness), per attribute, all-correct rate and chance."""
+    """``{prefix}_accuracy`` (mean attribute correctness), per attribute, all-correct rate, and both chance levels."""
     flat = [s for group in scores for s in group]
     if not flat:
         return {f"{prefix}_accuracy": float("nan")}
+    exact_chance = math.prod(CHANCE.values())  # every attribute of one group right by guessing
     out = {f"{prefix}_accuracy": float(np.mean([s.mean for s in flat])),
            f"{prefix}_all_correct": float(np.mean([all(s.all for s in group) for group in scores])),
-           f"{prefix}_chance": float(np.mean(list(CHANCE.values())))}
+           f"{prefix}_chance": float(np.mean(list(CHANCE.values()))),
+           f"{prefix}_exact_chance": float(np.mean([exact_chance ** len(group) for group in scores]))}
     for attr in ATTRIBUTES:
         out[f"{prefix}_{attr}"] = float(np.mean([getattr(s, attr) for s in flat]))
     return out
