@@ -25,6 +25,29 @@ def test_rendered_scenes_score_perfectly():
     assert summary["t2i_accuracy"] > 0.98 and summary["t2i_all_correct"] > 0.95
 
 
+def test_scenes_drawn_at_the_vq_resolution_score_perfectly():
+    # The scene world draws at 32x32, the VQ's resolution: crisp there, where a 64x64 scene resized to 32
+    # loses the shape of about one group in eight.
+    from dataengine.sampleweb.scenes import random_scene, render_scene
+
+    rng = random.Random(1)
+    scores = []
+    for i in range(80):
+        scene = random_scene(rng, size=32, two_groups=0.3)
+        scores.append(judge_image(np.asarray(render_scene(scene, seed=i)), scene))
+    assert summarise(scores, "t")["t_all_correct"] == 1.0
+
+
+def test_chance_levels_of_one_attribute_and_of_all():
+    one = Scene((SceneObject("circle", "red", 2, "left"),))
+    two = Scene((*one.objects, SceneObject("square", "blue", 1, "right")))
+    blank = np.full((32, 32, 3), 255, dtype=np.uint8)
+    summary = summarise([judge_image(blank, one), judge_image(blank, two)], "t")
+    assert summary["t_chance"] == np.mean([1 / 6, 1 / 4, 1 / 5, 1 / 3])
+    assert np.isclose(summary["t_exact_chance"], (1 / 360 + 1 / 360 ** 2) / 2)
+    assert summary["t_accuracy"] == 0.0 and summary["t_all_correct"] == 0.0
+
+
 def test_wrong_images_score_low():
     scene = Scene((SceneObject("circle", "red", 2, "left"),))
     blank = np.full((64, 64, 3), 255, dtype=np.uint8)
