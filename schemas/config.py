@@ -24,6 +24,7 @@ import dataclasses
 import enum
 import functools
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -151,6 +152,9 @@ def _convert_class(cls: type, value: Any, where: str) -> Any:
     elif cls is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+            # YAML 1.1 reads 3e-3 (no dot) as a string; it is a number to anyone who writes it.
+            return float(value)
     elif cls is str:
         if isinstance(value, (str, os.PathLike)):
             return os.fspath(value)
@@ -172,6 +176,7 @@ def _convert_class(cls: type, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {expected(cls)}, got {_shown(value)}")
 
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
 
 

@@ -143,6 +143,14 @@ def test_overrides_are_dotted_keys_with_yaml_values():
         set_key({"lr": 1.0}, "lr.x", 3)
 
 
+def test_a_number_written_with_an_exponent_is_a_number():
+    # YAML 1.1 (PyYAML) reads 3e-3 as a string; a float field takes it as the number it is.
+    run = load(Run, None, parse_overrides(["lr=3e-3"]))
+    assert run.lr == 0.003
+    with pytest.raises(ConfigError, match="lr: expected a number, got 'fast'"):
+        load(Run, None, parse_overrides(["lr=fast"]))
+
+
 def test_a_numbered_part_of_an_override_indexes_a_list():
     raw: dict[str, Any] = {"stages": [{"name": "a", "steps": 1}, {"name": "b", "steps": 2}]}
     set_key(raw, "stages.1.steps", 50)
