@@ -1,19 +1,40 @@
 """The unified transformer: a Llama-style decoder over text ids, image codes and specials.
 
 RMSNorm, rotary position embeddings with explicit per-token positions (packed documents
-restart at 0), SwiGLU, grouped-query attention and optional QK-norm. Attention stays
-inside a document: callers pass a segment id per token, and a token attends only to
-earlier tokens of its own segment. ``KVCache`` serves incremental decoding.
+restart at 0), SwiGLU, grouped-query attention and optional QK-norm. ``KVCache`` serves
+incremental decoding.
+
+Attention stays inside a document. Training builds a ``DocumentAttention`` once per batch
+with ``document_attention(segments)`` and every layer shares it: a token attends only to
+earlier tokens of its own segment. ``ModelConfig.attention`` picks how that is computed:
+
+- ``"flex"``: FlexAttention with a block mask (causal AND same segment). No (T, T) tensor is
+  kept, fully masked blocks are skipped, and on CUDA both ``flex_attention`` and
+  ``create_block_mask`` run through ``torch.compile`` (compiled once per process, lazily),
+  which gives a fused kernel. On CPU it runs eagerly, forward only: torch's reference
+  implementation materialises the scores and has no backward on CPU (it raises), so on CPU
+  it serves tests that check the GPU path against the dense one, not training.
+- ``"sdpa"``: ``scaled_dot_product_attention`` with a dense bool (B, 1, T, T) mask. O(T^2)
+  memory, which is fine at the sequence lengths a CPU trains at.
+- ``"auto"`` (default): flex on CUDA, sdpa elsewhere.
+
+The generator's padded, KV-cached decoding passes its own bool masks; those always take the
+SDPA path.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
+
+ATTENTION_KINDS = ("auto", "flex", "sdpa")
 
 
 @dataclass
@@ -32,8 +53,11 @@ class ModelConfig:
     tie_embeddings: bool = False
     max_seq_len: int = 4096
     init_std: float = 0.02
+    attention: str = "auto"          # "auto" (flex on CUDA, else sdpa), "flex" or "sdpa"; see the module docstring
 
     def __post_init__(self) -> None:
+        if self.attention not in ATTENTION_KINDS:
+            raise ValueError(f"model attention {self.attention!r} is not one of {', '.join(ATTENTION_KINDS)}")
         if self.dim % self.n_heads or self.n_heads % self.kv_heads:
             raise ValueError(f"dim {self.dim}, n_heads {self.n_heads} and n_kv_heads {self.kv_heads} "
                              "must divide evenly")
@@ -107,6 +131,78 @@ class KVCache:
         return 0 if self.keys[0] is None else self.keys[0].shape[2]
 
 
+@functools.cache
+def _compiled(fn: Callable) -> Callable:
+    """``torch.compile(fn)``, made once per process; compiling happens at its first call."""
+    return torch.compile(fn)
+
+
+def resolve_attention(kind: str, device: torch.device | str) -> str:
+    """``"flex"`` or ``"sdpa"`` for a ``ModelConfig.attention`` value on ``device`` (auto: flex on CUDA)."""
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"attention {kind!r} is not one of {', '.join(ATTENTION_KINDS)}")
+    if kind == "auto":
+        return "flex" if torch.device(device).type == "cuda" else "sdpa"
+    return kind
+
+
+def document_mask(segments: torch.Tensor) -> torch.Tensor:
+    """Causal mask that keeps attention inside each segment: bool (B, 1, T, T)."""
+    t = segments.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool, device=segments.device).tril()
+    same = segments[:, :, None] == segments[:, None, :]
+    return (same & causal)[:, None]
+
+
+@dataclass(frozen=True)
+class DocumentAttention:
+    """Causal attention inside each packed document, for one batch; built once, shared by every layer.
+
+    Exactly one of ``block_mask`` (the flex path) and ``dense`` (the SDPA path) is set.
+    """
+
+    segments: torch.Tensor                # int64 (B, T)
+    block_mask: BlockMask | None = None
+    dense: torch.Tensor | None = None     # bool (B, 1, T, T), True where attention is allowed
+
+    @property
+    def kind(self) -> str:
+        """``"flex"`` or ``"sdpa"``."""
+        return "flex" if self.block_mask is not None else "sdpa"
+
+
+# What the model's forward takes as ``mask``: see ``Attention.forward``.
+AttentionMask = DocumentAttention | torch.Tensor | None
+
+
+def document_attention(segments: torch.Tensor, kind: str = "auto") -> DocumentAttention:
+    """The attention spec for packed rows with segment ids ``segments`` (B, T), on their device.
+
+    ``kind`` is a ``ModelConfig.attention`` value; see the module docstring for what each costs.
+    """
+    if resolve_attention(kind, segments.device) == "sdpa":
+        return DocumentAttention(segments, dense=document_mask(segments))
+
+    def same_document(b: torch.Tensor, h: torch.Tensor, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        return (q >= kv) & (segments[b, q] == segments[b, kv])
+
+    # Eager, create_block_mask evaluates the full (B, T, T) mask before reducing it to blocks (once per
+    # batch, freed at once); compiled, as on CUDA, that work is fused and far cheaper.
+    make = _compiled(create_block_mask) if segments.is_cuda else create_block_mask
+    b, t = segments.shape
+    # H=None: one mask for every head, broadcast by flex_attention.
+    return DocumentAttention(segments, block_mask=make(same_document, b, None, t, t, device=segments.device))
+
+
+def _flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_mask: BlockMask) -> torch.Tensor:
+    """flex_attention, compiled on CUDA (the fused kernel), eager elsewhere (torch's reference, forward only)."""
+    # Under bf16 autocast v comes out of a Linear in bf16 while QK-norm and RoPE leave q, k in
+    # float32; flex's backward refuses mixed dtypes, so cast as SDPA's autocast would (a no-op in fp32).
+    q, k = q.to(v.dtype), k.to(v.dtype)
+    fn = _compiled(flex_attention) if q.is_cuda else flex_attention
+    return fn(q, k, v, block_mask=block_mask, enable_gqa=k.shape[1] != q.shape[1])
+
+
 class Attention(nn.Module):
     """Grouped-query self-attention with RoPE and optional QK-norm."""
 
@@ -120,9 +216,10 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
         self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: AttentionMask,
                 cache: KVCache | None, layer: int) -> torch.Tensor:
-        """``mask``: bool (B, 1, Tq, Tk), True where attention is allowed; None means plain causal."""
+        """``mask``: a ``DocumentAttention``; or bool (B, 1, Tq, Tk), True where attention is allowed;
+        or None, plain causal."""
         b, t, _ = x.shape
         q = self.wq(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.wk(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
@@ -132,6 +229,11 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.extend(layer, k, v)
+        if isinstance(mask, DocumentAttention):
+            if mask.block_mask is not None:
+                # flex shares key/value heads itself (enable_gqa), so no repeated copies.
+                return self.wo(_flex(q, k, v, mask.block_mask).transpose(1, 2).reshape(b, t, -1))
+            mask = mask.dense
         if self.kv_heads != self.n_heads:
             k = k.repeat_interleave(self.n_heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.n_heads // self.kv_heads, dim=1)
@@ -169,19 +271,11 @@ class Block(nn.Module):
         self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.ffn = FeedForward(cfg)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: AttentionMask,
                 cache: KVCache | None, layer: int) -> torch.Tensor:
         """Residual attention then residual MLP."""
         x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer)
         return x + self.ffn(self.ffn_norm(x))
-
-
-def document_mask(segments: torch.Tensor) -> torch.Tensor:
-    """Causal mask that keeps attention inside each segment: bool (B, 1, T, T)."""
-    t = segments.shape[1]
-    causal = torch.ones(t, t, dtype=torch.bool, device=segments.device).tril()
-    same = segments[:, :, None] == segments[:, None, :]
-    return (same & causal)[:, None]
 
 
 class Transformer(nn.Module):
@@ -215,9 +309,18 @@ class Transformer(nn.Module):
         return n - self.embed.weight.numel() if non_embedding else n
 
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
-        """Logits (B, T, V). ``positions`` (B, T) default to 0..T-1 after the cache; ``mask`` see ``Attention``."""
+                mask: AttentionMask = None, cache: KVCache | None = None) -> torch.Tensor:
+        """Logits (B, T, V). ``positions`` (B, T) default to 0..T-1 after the cache; ``mask`` see ``Attention``.
+
+        A ``DocumentAttention`` covers these T tokens alone, so it takes no earlier cached positions.
+        """
         b, t = tokens.shape
+        if isinstance(mask, DocumentAttention):
+            if mask.segments.shape != tokens.shape:
+                raise ValueError(f"document attention for {tuple(mask.segments.shape)} tokens, "
+                                 f"got {tuple(tokens.shape)}")
+            if cache is not None and cache.length:
+                raise ValueError("document attention covers whole sequences; pass a bool mask after cached positions")
         if positions is None:
             start = cache.length if cache is not None else 0
             positions = torch.arange(start, start + t, device=tokens.device).expand(b, t)

@@ -3,7 +3,8 @@
 A packed batch row holds ``L + 1`` tokens; the model reads the first ``L`` and predicts the
 last ``L``. A target counts only when it belongs to the same segment as its input (so no
 document predicts the start of the next one) and is not padding. Targets that are image
-codes weigh ``image_weight``, everything else (text, specials) ``text_weight``.
+codes weigh ``image_weight``, everything else (text, specials) ``text_weight``. Attention
+inside documents is one ``DocumentAttention`` per micro-batch, as the model's config asks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from schemas.token_layout import TokenLayout
-from trainer.model import Transformer, document_mask
+from trainer.model import Transformer, document_attention
 
 
 def batch_loss(model: Transformer | torch.nn.Module, batch: dict[str, torch.Tensor], layout: TokenLayout,
@@ -21,7 +22,9 @@ def batch_loss(model: Transformer | torch.nn.Module, batch: dict[str, torch.Tens
     tokens, segments = batch["tokens"], batch["segments"]
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     valid = (segments[:, :-1] == segments[:, 1:]) & (targets != layout.pad)
-    logits = model(inputs, batch["positions"][:, :-1], document_mask(segments[:, :-1]))
+    # Built here, outside a compiled model, so create_block_mask is not traced into its graph.
+    attention = document_attention(segments[:, :-1], attention_kind(model))
+    logits = model(inputs, batch["positions"][:, :-1], attention)
     ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
     is_image = (targets >= layout.image_offset) & (targets < layout.special_offset)
     image_valid, text_valid = valid & is_image, valid & ~is_image
@@ -34,3 +37,13 @@ def batch_loss(model: Transformer | torch.nn.Module, batch: dict[str, torch.Tens
         "image_ce": (ce * image_valid).sum().detach(),
         "image_n": image_valid.sum().float(),
     }
+
+
+def attention_kind(model: torch.nn.Module) -> str:
+    """The ``attention`` of the ``Transformer`` inside torch.compile and DDP wrappers; "auto" if none is found."""
+    for _ in range(4):
+        if isinstance(model, Transformer):
+            return model.cfg.attention
+        inner = getattr(model, "_orig_mod", None)   # torch.compile's OptimizedModule
+        model = inner if inner is not None else getattr(model, "module", None)   # DistributedDataParallel
+    return "auto"
