@@ -1,10 +1,15 @@
 """The whole loop on the sample web: crawl, filter, dedup, tokenize, publish, train, caption, judge.
 
+The model trains with the scene-world recipe on a small world beside the crawled corpus, and
+is scored on the world's held-out compositions.
+
 Small sizes (12 pages, a VQ and a model trained for two steps) keep it to about a minute; ``make
 demo`` runs the same ``run_full_loop`` at full size.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -28,8 +33,8 @@ def test_sample_web_to_published_shards_to_a_trained_model(ray_session, tmp_path
     from trainer.vq.tokenizer import ImageTokenizer
 
     torch.set_num_threads(1)
-    config = LoopConfig(pages=12, vocab_size=320, vq_steps=2, train_steps=2, train_overrides=TINY, world_size=2,
-                        tokens_per_shard=2000, eval_images=6, samples=1)
+    config = LoopConfig(pages=12, vocab_size=320, vq_steps=2, train_steps=3, train_overrides=TINY, world_size=2,
+                        tokens_per_shard=2000, eval_images=6, samples=2, world_pairs=200, world_interleaved=20)
     result = run_full_loop(tmp_path, config)
     print(format_loop(result))
 
@@ -55,7 +60,8 @@ def test_sample_web_to_published_shards_to_a_trained_model(ray_session, tmp_path
     assert docs["image_tokens"] == n_images * vq.grid ** 2
 
     # The trainer needs no tokenizer of its own for these shards: without a VQ every sample still reads.
-    cfg = load_run_config(config.train_config, {"tokenizer.text": vocab.text, "tokenizer.vq": None, **TINY})
+    cfg = load_run_config(config.train_config, {"tokenizer.text": vocab.text, "tokenizer.vq": None, **TINY,
+                                                "stages": []})
     rows = train(cfg, [CorpusSpec(result.final)], tmp_path / "tokens-only", max_steps=2, device="cpu",
                  progress=False)
     assert rows[-1]["step"] == 2 and rows[-1]["data_bad_samples"] == 0 and rows[-1]["data_documents"] > 0
@@ -65,3 +71,13 @@ def test_sample_web_to_published_shards_to_a_trained_model(ray_session, tmp_path
     assert result.heldout_captions.n == config.eval_images
     assert 0.0 <= result.captions.mean <= 1.0 and 0.0 <= result.heldout_captions.mean <= 1.0
     assert all(p.is_file() for p in result.samples) and len(result.samples) == 1
+
+    # The recipe's three stages ran (the crawled corpus mixed into the last two), and text-to-image was
+    # scored on every held-out composition of the world.
+    metrics = [json.loads(line) for line in (result.run / "metrics.jsonl").read_text().splitlines()]
+    assert list(dict.fromkeys(m["stage"] for m in metrics)) == ["align", "mixed", "interleaved"]
+    run_cfg = json.loads((result.run / "run.json").read_text())
+    assert run_cfg["stages"][1]["mixture"][-1]["path"] == result.final
+    t2i = result.text_to_image
+    assert t2i["t2i_prompts"] == 64 and t2i["t2i_heldout_share"] == 1.0 and 0.0 <= t2i["t2i_accuracy"] <= 1.0
+    assert "held-out compositions" in format_loop(result)

@@ -2,8 +2,9 @@
 
 By default: generate the sample web, serve it on loopback, run ``pipelines/demo.yaml`` over
 it on a local Ray, and print a summary from the catalog (a minute or two; ``demo.engine``).
-With ``--full``: the whole loop of ``demo.loop`` (filters, dedup, tokenizers, tokenization,
-publish, training a tiny model, captions scored against the ground truth; ``make demo``).
+With ``--full``: the whole loop of ``demo.loop`` (filters, dedup, a small scene world,
+tokenizers, tokenization, publish, the scene-world recipe on a tiny model, captions and
+text-to-image on held-out compositions scored against the ground truth; ``make demo``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None, help="Ray address; default starts a local Ray")
     p.add_argument("--full", action="store_true",
                    help="the whole loop: also filter, dedup, tokenize, publish, train a tiny model and score it")
-    p.add_argument("--vq-steps", type=int, default=400, help="with --full: VQ training steps (default 400)")
-    p.add_argument("--train-steps", type=int, default=300, help="with --full: unified model steps (default 300)")
+    p.add_argument("--vq-steps", type=int, default=None,
+                   help="with --full: VQ training steps (default: the VQ config's, 1200; fewer blur the scenes)")
+    p.add_argument("--train-steps", type=int, default=500,
+                   help="with --full: unified model steps, the scene-world recipe's stages shortened to them "
+                        "(default 500)")
     p.set_defaults(func=_demo)

@@ -4,16 +4,21 @@
    ``pipelines/sampleweb_filtered.yaml``: extract, filter, fetch) into ``OUT/corpus``
    (``dataengine.demo.engine.run_demo``);
 2. deduplicate it in place (``dataengine.dedup``, ``pipelines/dedup/sampleweb.yaml``);
-3. train the text tokenizer on its text (``dataengine tokenizer train``) and the VQ on its
-   images (``trainer vq train``);
+3. write a small scene world (``dataengine sample-web world``: pairs and interleaved documents
+   with a held-out split of compositions) into ``OUT/world``; train the text tokenizer on the
+   corpus's text (``dataengine tokenizer train``) and the VQ on the images of both
+   (``trainer vq train``);
 4. run ``caption`` (only with a ``caption_model``: images without usable alt text) and
    ``tokenize`` over it, on actor pools, into ``OUT/tokenized`` (``CorpusSource``);
 5. publish balanced final shards into ``OUT/final``;
-6. train the unified model on them (``trainer train``; the loader reads ``KEY.tokens.npy``);
+6. train the unified model with the scene-world recipe (``trainer/configs/scene_world.yaml``,
+   its stages shortened to ``train_steps``): pairs, then pairs with interleaved documents and
+   the final corpus (the loader reads its ``KEY.tokens.npy``), then interleaved fine-tuning;
 7. caption the scenes of the final corpus with the trained model (the ``caption`` stage, backend
    ``unified``) and score the captions against the sample web's ground truth; do the same for
-   new scenes drawn by the sample web's renderer, which the model never saw; draw a few scenes
-   from their true captions into ``OUT/samples/``.
+   new scenes drawn by the sample web's renderer, which the model never saw; score
+   text-to-image on the world's held-out compositions (``trainer eval``), and draw them into
+   ``OUT/samples/grid.png``, prompt beside image.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES, TRAINER_CONFIGS = REPO / "pipelines", REPO / "trainer" / "configs"
 GROUND_TRUTH = "ground_truth.jsonl"
-STEP_DIRS = ("tokenizer", "vq", "tokenized", "final", "run", "samples")  # corpus/ and site/ belong to run_demo
+STEP_DIRS = ("world", "tokenizer", "vq", "tokenized", "final", "run", "samples")  # corpus/ and site/ belong to run_demo
 
 
 @dataclass
@@ -47,16 +52,18 @@ class LoopConfig:
     pipeline: str = str(PIPELINES / "sampleweb_filtered.yaml")
     dedup_config: str = str(PIPELINES / "dedup" / "sampleweb.yaml")
     vocab_size: int = 1024
-    vq_config: str = str(TRAINER_CONFIGS / "vq_tiny.yaml")
+    world_pairs: int = 4000              # scene-world documents beside the crawled corpus
+    world_interleaved: int = 800
+    vq_config: str = str(TRAINER_CONFIGS / "vq_scene_world.yaml")
     vq_steps: int | None = None          # None: the VQ config's
-    train_config: str = str(TRAINER_CONFIGS / "tiny.yaml")
-    train_steps: int | None = None       # None: the run config's
+    train_config: str = str(TRAINER_CONFIGS / "scene_world.yaml")
+    train_steps: int | None = None       # None: the run config's; else its stages shortened in proportion
     train_overrides: dict[str, Any] = field(default_factory=dict)  # "section.key": value
     world_size: int = 1
     tokens_per_shard: int = 16384
     caption_model: str | None = None     # an HF captioner for step 4 (hub name or local path)
     eval_images: int = 48                # scene images the trained model captions in step 7
-    samples: int = 4                     # scenes drawn from their captions in step 7
+    samples: int = 16                    # held-out prompts drawn into samples/grid.png in step 7
     device: str = "cpu"
 
 
@@ -74,6 +81,7 @@ class LoopResult:
     captions: CaptionReport | None = None          # scenes of the final corpus, against the ground truth
     heldout_captions: CaptionReport | None = None  # new scenes the model never saw
     samples: list[Path] = field(default_factory=list)
+    text_to_image: dict[str, Any] = field(default_factory=dict)  # trainer eval on the world's held-out split
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -139,24 +147,39 @@ def caption_new_scenes(captioner: Captioner, n: int, seed: int) -> CaptionReport
                           n_examples=3)
 
 
-def draw_samples(run: Path, prompts: list[str], out: Path, device: str) -> list[Path]:
-    """Images the trained model draws for ``prompts``, saved as PNGs in ``out``."""
-    from PIL import Image
+def draw_grid(run: Path, prompts: list[str], path: Path, device: str, columns: int = 4) -> Path:
+    """The images the trained model draws for ``prompts`` (greedy, no guidance), each above its prompt, as one PNG."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
 
     from trainer.generate.generator import Generator
+    from trainer.generate.sampling import SamplingOptions
     from trainer.train.checkpoint import load_trained
 
-    if not prompts:
-        return []
     model, vocab, _ = load_trained(run, device)
-    images = Generator(model, vocab, device).images(prompts, seed=0)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    images = Generator(model, vocab, device).images(prompts, 1.0, SamplingOptions(temperature=0.0), seed=0)
+    tile, text_h = 128, 40
+    rows = -(-len(prompts) // columns)
+    grid = Image.new("RGB", (columns * (tile + 8), rows * (tile + text_h)), (255, 255, 255))
+    draw, font = ImageDraw.Draw(grid), ImageFont.load_default(size=10)
     for k, (prompt, pixels) in enumerate(zip(prompts, images)):
-        path = out / f"{k:02d}-{prompt.lower().rstrip('.').replace(' ', '-')[:60]}.png"
-        Image.fromarray(pixels).resize((128, 128), Image.NEAREST).save(path)
-        paths.append(path)
-    return paths
+        x, y = (k % columns) * (tile + 8), (k // columns) * (tile + text_h)
+        grid.paste(Image.fromarray(pixels).resize((tile, tile), Image.NEAREST), (x, y))
+        draw.rectangle((x, y, x + tile - 1, y + tile - 1), outline=(200, 200, 200))
+        draw.multiline_text((x, y + tile + 2), "\n".join(textwrap.wrap(prompt, 26)[:3]), fill=(0, 0, 0), font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
+    return path
+
+
+def shortened_stages(cfg: Any, steps: int | None) -> None:
+    """Scale the run's stages to ``steps`` in all, in proportion (each keeps at least one step)."""
+    if not steps or not cfg.stages:
+        return
+    total = sum(stage.steps for stage in cfg.stages)
+    for stage in cfg.stages:
+        stage.steps = max(1, round(stage.steps * steps / total))
 
 
 def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | None = None) -> LoopResult:
@@ -167,8 +190,11 @@ def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | No
     from dataengine.publish.publish import publish
     from dataengine.runner.config import parse_pipeline
     from dataengine.runner.pipeline import run_pipeline
+    from dataengine.sampleweb.world import WorldConfig, write_world
     from dataengine.tokenize.commands import train_corpus_tokenizer
     from trainer.config import CorpusSpec, load_run_config
+    from trainer.eval.evaluate import evaluate
+    from trainer.generate.sampling import SamplingOptions
     from trainer.train.loop import train
     from trainer.vq.train import load_vq_train_config, train_vq
 
@@ -184,10 +210,12 @@ def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | No
     result.documents["crawled"], result.documents["deduplicated"] = dedup.documents_in, dedup.documents_out
     t = _step(result, "dedup", t)
 
+    world = out / "world"
+    write_world(world, WorldConfig(pairs=config.world_pairs, interleaved=config.world_interleaved, seed=config.seed))
     tokenizer_dir = str(out / "tokenizer")
     train_corpus_tokenizer(result.corpus, config.vocab_size, tokenizer_dir)
     vq_cfg = load_vq_train_config(config.vq_config)
-    train_vq(vq_cfg, [result.corpus], out / "vq", max_steps=config.vq_steps, progress=False)
+    train_vq(vq_cfg, [str(world / "pairs"), result.corpus], out / "vq", max_steps=config.vq_steps, progress=False)
     vq = str(out / "vq" / "vq.pt")
     t = _step(result, "tokenizers", t)
 
@@ -203,8 +231,11 @@ def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | No
     result.documents["published"] = sum(s.n_docs for s in published.shards)
     t = _step(result, "publish", t)
 
-    rows = train(run_cfg, [CorpusSpec(result.final)], result.run, max_steps=config.train_steps,
-                 device=config.device, progress=True)
+    shortened_stages(run_cfg, config.train_steps)
+    for stage in run_cfg.stages[1:]:  # the crawled corpus joins once the pairs have aligned text and images
+        stage.mixture.append(CorpusSpec(result.final, 1.0))
+    rows = train(run_cfg, [CorpusSpec(str(world))], result.run, max_steps=None if run_cfg.stages else
+                 config.train_steps, device=config.device, progress=True)
     result.last_metrics = rows[-1] if rows else {}
     t = _step(result, "train", t)
 
@@ -214,9 +245,12 @@ def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | No
     captioner = Captioner(str(result.run), backend="unified", policy="all", device=config.device)
     result.captions = caption_scenes(result.final, captioner, scenes, config.eval_images)
     result.heldout_captions = caption_new_scenes(captioner, config.eval_images, config.seed + 1)
-    truths = sorted({s.caption() for s in scenes.values()})
-    prompts = truths[::max(1, len(truths) // config.samples)][:config.samples]
-    result.samples = draw_samples(result.run, prompts, out / "samples", config.device)
+    result.text_to_image = evaluate(str(result.run), str(world / "heldout"), judge="sample-web", n_prompts=10**6,
+                                    cfg_scale=1.0, device=config.device, max_batches=2,
+                                    image_sampling=SamplingOptions(temperature=0.0))
+    held = sorted({s.caption() for s in load_scenes(world / "heldout" / GROUND_TRUTH).values()})
+    prompts = held[::max(1, len(held) // config.samples)][:config.samples]
+    result.samples = [draw_grid(result.run, prompts, out / "samples" / "grid.png", config.device)]
     _step(result, "evaluate", t)
     with Catalog(result.final) as cat:
         tokens = cat.arrow("select sum(n_text_tokens) t, sum(n_image_tokens) i from docs").to_pylist()[0]
@@ -240,7 +274,13 @@ def format_loop(result: LoopResult) -> str:
         lines.append(f"captions by the trained model of {c.n} {what}, scored against the ground truth: {c.mean:.3f} "
                      "(1.0 = every count, colour, shape and position right)")
         lines += [f"  {e['score']:.2f}  model: {e['caption']!r}\n        truth: {e['truth']!r}" for e in c.examples]
+    t2i = result.text_to_image
+    if t2i.get("t2i_accuracy") is not None:
+        lines.append(f"text-to-image on {t2i['t2i_prompts']} held-out compositions (never in training), judged on the "
+                     f"pixels: attributes right {t2i['t2i_accuracy']:.3f} (chance {t2i['t2i_chance']:.3f}), every "
+                     f"attribute right {t2i['t2i_all_correct']:.3f}; captions of their images "
+                     f"{t2i.get('caption_accuracy') or 0:.3f}; the VQ alone keeps {t2i['vq_ceiling_accuracy']:.3f}")
     if result.samples:
-        lines.append(f"scenes drawn from their true captions: {', '.join(str(p) for p in result.samples)}")
+        lines.append(f"held-out prompts and what the model drew for them: {', '.join(str(p) for p in result.samples)}")
     lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))
     return "\n".join(lines)
