@@ -7,16 +7,27 @@ recipe reaches is measured by ``bench/model_quality.py``, not asserted here.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+import torch
 
 from dataengine.cli import main as dataengine
 from trainer.cli import main as trainer
 
 
+@pytest.fixture
+def all_cores():
+    """Every core for this one test: the trainer tests run on one thread, but nothing runs beside this."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
-def test_scene_world_recipe_draws_held_out_compositions_above_chance(tmp_path, capsys):
+def test_scene_world_recipe_draws_held_out_compositions_above_chance(tmp_path, capsys, all_cores):
     world = tmp_path / "world"
     assert dataengine(["sample-web", "world", str(world), "--pairs", "3000", "--interleaved", "300"]) == 0
     assert trainer(["vq", "train", "trainer/configs/vq_scene_world.yaml", "--data", str(world / "pairs"),
