@@ -16,6 +16,7 @@ from dataengine.errors import UsageError
 from dataengine.runner.ray_session import bind_local_ray_to_loopback, joins_cluster
 
 COMMANDS = [
+    "dataengine.align.commands",
     "dataengine.catalog.commands",
     "dataengine.dedup.commands",
     "dataengine.demo.commands",

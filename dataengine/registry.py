@@ -28,6 +28,7 @@ SOURCES: dict[str, str] = {
     "hf": "dataengine.sources.hf:HfDatasetSource",
     "obelics": "dataengine.sources.obelics:ObelicsSource",
     "corpus": "dataengine.sources.corpus:CorpusSource",
+    "prompts": "dataengine.align.prompts:PromptSource",
 }
 
 STAGES: dict[str, str] = {
@@ -43,6 +44,13 @@ STAGES: dict[str, str] = {
     "nsfw": "dataengine.filters.nsfw:NsfwFilter",
     "caption": "dataengine.caption.stage:Captioner",
     "tokenize": "dataengine.tokenize.stage:DocumentTokenizer",
+    "generate": "dataengine.align.generate:CandidateGenerator",
+    "ground_truth": "dataengine.align.scorers.ground_truth:GroundTruthJudge",
+    "self_assess": "dataengine.align.scorers.self_assess:SelfAssessJudge",
+    "clip": "dataengine.align.scorers.clip:ClipJudge",
+    "vlm": "dataengine.align.scorers.vlm:VlmJudge",
+    "assessment_docs": "dataengine.align.assessment_docs:AssessmentDocuments",
+    "select": "dataengine.align.select:CandidateSelector",
 }
 
 

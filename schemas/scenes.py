@@ -8,6 +8,7 @@ vocabulary, the colours' RGB values and the caption wording are part of the cont
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ POSITIONS = ("left", "right", "top", "bottom", "center")
 COUNTS = (1, 2, 3, 4)
 BACKGROUND = (255, 255, 255)
 _NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}
+_COUNT_OF = {w: n for n, w in _NUMBER_WORDS.items()}
+_PHRASE = re.compile(rf"({'|'.join(_NUMBER_WORDS.values())}) ({'|'.join(COLOURS)}) ({'|'.join(SHAPES)})(s?) "
+                     r"(?:on the (left|right|top|bottom)|in the center)")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,22 @@ class Scene:
     def to_json(self) -> dict[str, Any]:
         """The form stored in ``ground_truth.jsonl``."""
         return {"size": self.size, "objects": [asdict(o) for o in self.objects], "caption": self.caption()}
+
+    @classmethod
+    def from_caption(cls, text: str, size: int = 64) -> Scene | None:
+        """The scene a canonical caption (``caption()``) describes; None for any other text."""
+        phrases = text.strip().removesuffix(".").split(" and ")
+        objects = []
+        for k, phrase in enumerate(phrases):
+            match = _PHRASE.fullmatch(phrase[:1].lower() + phrase[1:] if k == 0 else phrase)
+            if match is None:
+                return None
+            count, colour, shape, plural, side = match.groups()
+            n = _COUNT_OF[count]
+            if (plural == "s") != (n > 1):
+                return None
+            objects.append(SceneObject(shape, colour, n, side or "center"))
+        return cls(tuple(objects), size)
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Scene:

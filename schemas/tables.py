@@ -33,6 +33,7 @@ DOCS = pa.schema([
     ("n_text_tokens", pa.int64()),
     ("n_image_tokens", pa.int64()),
     ("scores", SCORES),
+    ("assessment", pa.string()),     # JSON of the document's assessment (alignment samples), else null
 ])
 
 IMAGES = pa.schema([

@@ -14,6 +14,8 @@ from typing import Any
 
 import jsonschema
 
+from schemas.assessment import Assessment
+
 
 class DocumentError(ValueError):
     """A document breaks the contract; the message lists each field and its problem."""
@@ -62,6 +64,14 @@ def document_problems(doc: dict[str, Any]) -> list[str]:
     for j, seg in enumerate(doc["segments"]):
         if seg["type"] == "image" and seg["image"] >= len(images):
             problems.append(f"segments[{j}].image: refers to image {seg['image']}, but there are {len(images)}")
+    if doc.get("assessment") is not None:
+        if doc["source"]["kind"] != "generated":
+            problems.append(f"assessment: only generated documents carry one; this one's source is "
+                            f"{doc['source']['kind']}")
+        try:
+            Assessment.from_json(doc["assessment"])
+        except ValueError as exc:
+            problems.append(f"assessment: {exc}")
     return problems
 
 

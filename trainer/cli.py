@@ -34,13 +34,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.ray_workers:
         from trainer.train.ray_launcher import train_on_ray
 
+        if args.align or args.init:
+            raise ConfigError("--align and --init run on one process for now; drop --ray-workers")
         train_on_ray(args.config, args.data or [], args.out, args.ray_workers, args.ray_gpu, vq=args.vq,
                      max_steps=args.max_steps, resume=args.resume, overrides=parse_overrides(args.set or []))
         return 0
     cfg = load_run_config(args.config, parse_overrides(args.set or []))
     corpora = [CorpusSpec(path) for path in args.data] if args.data else cfg.data.mixture
+    if args.align:
+        cfg = cfg.for_alignment(args.align, corpora)
     rows = train(cfg, corpora, args.out, vq=args.vq, max_steps=args.max_steps, resume=args.resume,
-                 device=args.device, progress=not args.quiet)
+                 device=args.device, progress=not args.quiet, init=args.init)
     if rows:
         print(json.dumps(rows[-1]))
     return 0
@@ -94,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vq", help="VQ checkpoint (overrides tokenizer.vq)")
     p.add_argument("--max-steps", type=int, help="stop at this step (the schedule still follows the config)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    p.add_argument("--init", help="start from this run's (or checkpoint's) weights, model shape and tokenizers")
+    p.add_argument("--align", action="append", metavar="DIR",
+                   help="fine-tune on a self-generation round's output (repeatable): one stage of the config's "
+                        "align section, replaying --data at align.replay; use with --init")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--ray-workers", type=int, help="run as this many Ray Train workers (TorchTrainer)")
     p.add_argument("--ray-gpu", action="store_true", help="one GPU per Ray Train worker")

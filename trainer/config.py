@@ -19,6 +19,7 @@ from schemas.config import ConfigError, from_mapping, load
 from trainer.model import ModelConfig
 
 __all__ = [
+    "AlignConfig",
     "ConfigError",
     "CorpusSpec",
     "DataConfig",
@@ -124,6 +125,31 @@ class StageConfig:
 
 
 @dataclass
+class AlignConfig:
+    """Fine-tuning on a self-generation round's output (``trainer train --align DIR --init RUN``).
+
+    The run becomes one stage, ``align``, of ``steps`` at ``lr`` (warmup ``warmup_steps``), whose
+    mixture draws ``replay`` of its documents from the ``--data`` corpora (replay of pretraining
+    data, so the model does not drift) and the rest from the alignment corpora: the chosen
+    candidates and the assessment documents (the losing sides of preference pairs are never
+    fine-tuning targets).
+    """
+
+    steps: int = 300
+    lr: float = 5e-4
+    warmup_steps: int = 20
+    replay: float = 0.5
+    seq_len: int | None = None                                    # None: data.seq_len
+    batch_size: int | None = None                                 # None: data.batch_size
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"align.steps must be at least 1, got {self.steps}")
+        if not 0.0 <= self.replay < 1.0:
+            raise ConfigError(f"align.replay must be in [0, 1), got {self.replay}")
+
+
+@dataclass
 class RunConfig:
     """A whole training run."""
 
@@ -132,6 +158,21 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     stages: list[StageConfig] = field(default_factory=list)
+    align: AlignConfig = field(default_factory=AlignConfig)
+
+    def for_alignment(self, align: list[str], data: list[CorpusSpec]) -> RunConfig:
+        """This config as an alignment run: one ``align`` stage over ``align`` corpora plus replay of ``data``."""
+        a = self.align
+        mixture = [CorpusSpec(path, (1.0 - a.replay) / len(align)) for path in align]
+        if a.replay > 0:
+            if not data:
+                raise ConfigError(f"align.replay is {a.replay}: pass the pretraining corpus with --data "
+                                  "(or set align.replay=0)")
+            mixture += [CorpusSpec(c.path, a.replay * c.weight / sum(d.weight for d in data)) for c in data]
+        stage = StageConfig("align", a.steps, mixture=mixture, seq_len=a.seq_len, batch_size=a.batch_size)
+        train = dataclasses.replace(self.train, lr=a.lr, warmup_steps=min(a.warmup_steps, a.steps // 2),
+                                    max_steps=a.steps)
+        return dataclasses.replace(self, stages=[stage], train=train)
 
     def stage_plan(self) -> list[StageConfig]:
         """The stages to run; one stage over ``train.max_steps`` when none are declared."""

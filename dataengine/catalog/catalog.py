@@ -10,6 +10,13 @@ Views (all present even when their tables are empty, with the right columns):
 - ``runs``: one row per run record; ``config``, ``versions``, ``counts`` and ``timings`` are
   JSON (``select counts->'filter'->>'in' from runs``).
 - ``ledger``: one row per committed partition.
+- ``alignment``: the alignment samples of a self-generation round (documents with an
+  assessment): prompt, round, candidate, mode, role (``chosen``, ``rejected``, ``assessment``),
+  pair, checkpoint, and the whole ``assessment`` as JSON.
+- ``candidates``: every generated candidate, kept or not, once per judge that scored it: the
+  kept ones from ``alignment``, the others from the ``select`` stage's ``rejected`` rows, with
+  ``judge``, ``score``, ``passed``, per-aspect scores (``aspects``, JSON), ``chosen`` and the ``reason`` it was dropped
+  (``select judge, round, avg(score), count(*) filter (where chosen) from candidates group by all``).
 
 The connection is in memory and only read statements are run (``check_read_only``), so
 nothing done through a ``Catalog`` can change the corpus.
@@ -40,7 +47,28 @@ from schemas import tables
 
 __all__ = ["AccessError", "Catalog", "CorpusError", "ReadOnlyError", "QueryResult", "check_read_only", "VIEWS"]
 
-VIEWS = ("docs", "images", "rejected", "shards", "runs", "ledger")
+VIEWS = ("docs", "images", "rejected", "shards", "runs", "ledger", "alignment", "candidates")
+
+_ALIGNMENT = """
+    CREATE VIEW alignment AS
+    SELECT id, shard, a->>'prompt_id' AS prompt_id, a->>'prompt' AS prompt, (a->>'round')::INTEGER AS round,
+           (a->>'candidate')::INTEGER AS candidate, a->>'mode' AS mode, a->>'role' AS role,
+           a->>'selected_by' AS selected_by, a->>'pair' AS pair, a->>'checkpoint' AS checkpoint, a AS assessment
+    FROM (SELECT id, shard, assessment::JSON AS a FROM docs WHERE assessment IS NOT NULL)"""
+_CANDIDATES = """
+    CREATE VIEW candidates AS
+    WITH c AS (
+        SELECT id, prompt_id, prompt, round, candidate, mode, role, role = 'chosen' AS chosen,
+               NULL::VARCHAR AS reason, assessment->'judgements' AS js
+        FROM alignment WHERE role IN ('chosen', 'rejected', 'candidate')
+        UNION ALL
+        SELECT id, d->>'prompt_id', d->>'prompt', (d->>'round')::INTEGER, (d->>'candidate')::INTEGER, d->>'mode',
+               'dropped', false, reason, d->'judgements'
+        FROM (SELECT id, reason, detail::JSON AS d FROM rejected WHERE stage = 'select' AND detail IS NOT NULL))
+    SELECT c.id, prompt_id, prompt, round, candidate, mode, role, chosen, reason,
+           j->>'judge' AS judge, (j->>'score')::DOUBLE AS score, (j->>'passed')::BOOLEAN AS passed,
+           j->'aspects' AS aspects
+    FROM c, unnest(from_json(c.js, '["JSON"]')) AS t(j)"""
 _READ_TYPES = {duckdb.StatementType.SELECT}
 _REFUSED_HINT = "only read queries are allowed (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)"
 
@@ -281,6 +309,8 @@ class Catalog:
             SELECT run_id, pipeline, status, started_at, finished_at, config::JSON AS config,
                    versions::JSON AS versions, counts::JSON AS counts, timings::JSON AS timings, path
             FROM _runs ORDER BY started_at, run_id""")
+        con.execute(_ALIGNMENT)
+        con.execute(_CANDIDATES)
 
     def query(self, sql: str) -> list[QueryResult]:
         """Run the read statements of ``sql``; one ``QueryResult`` per statement.

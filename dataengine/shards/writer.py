@@ -200,6 +200,7 @@ class _OpenShard:
             "text_chars": len(doc.text), "image_bytes": sum(len(im.data) for im in ok),
             "n_tokens": n_tokens, "n_text_tokens": n_text, "n_image_tokens": n_image,
             "scores": _scores(doc.scores),
+            "assessment": json.dumps(doc.assessment, sort_keys=True) if doc.assessment is not None else None,
         })
         for im in doc.images:
             self.images.append({

@@ -94,6 +94,11 @@ class Stage(Configured):
         """The contents of the files named in ``produces``, by name; needs no ``setup``, so load only what they need."""
         return {}
 
+    def derived_from(self, doc: Document) -> str | None:
+        """For a stage that makes new documents from its inputs (``generate``): the id of the input
+        ``doc`` was made from, which then counts as accounted for. None for every other stage."""
+        return None
+
     def process(self, doc: Document) -> Document | None:
         """Return the (possibly changed) document, or ``None`` after calling ``reject``."""
         raise NotImplementedError(f"{type(self).__name__} must override process or process_batch")
@@ -132,6 +137,7 @@ class Stage(Configured):
         elapsed = time.perf_counter() - start
         kept_ids = {id(d) for d in kept}
         explained = {r.id for r in self._rejected if r.level == "document"}
+        explained |= {self.derived_from(d) for d in kept} - {None}
         for doc in docs_in:
             if id(doc) not in kept_ids and doc.id not in explained:
                 self.reject(doc, "dropped_without_reason", detail=f"{type(self).__name__} returned no reason")

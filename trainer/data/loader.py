@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from trainer.data.packing import Packer
-from trainer.data.shards import CorpusError, read_samples
+from trainer.data.shards import CorpusError, is_pair_loser, read_samples
 from trainer.data.tokenize import BadSample, DocumentTokenizer
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class CorpusStream:
 
     def _shard_samples(self, url: str) -> Iterator[dict]:
         for i, sample in enumerate(read_samples(url)):
-            if self.keep is None or i % self.keep[1] == self.keep[0]:
+            if (self.keep is None or i % self.keep[1] == self.keep[0]) and not is_pair_loser(sample):
                 yield sample
 
     def __iter__(self) -> Iterator[tuple[dict, int]]:

@@ -8,6 +8,7 @@ members keyed by extension (``json``, ``0.png``, ``tokens.npy``, ...) plus ``__k
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -80,6 +81,21 @@ def read_samples(url: str) -> Iterator[dict[str, Any]]:
             yield from group_by_keys(({**f, "__url__": url} for f in files), lcase=False)
     except (OSError, EOFError, ValueError) as exc:
         log.error("shard %s is unreadable past this point: %s", url, exc)
+
+
+def is_pair_loser(sample: dict[str, Any]) -> bool:
+    """Whether the sample is the losing side of a preference pair (``assessment.role`` is ``rejected``).
+
+    Such a candidate is in an alignment corpus only as the other half of a pair; it is never
+    a target to fine-tune on, so the loader passes over it.
+    """
+    raw = sample.get(JSON_MEMBER)
+    if not raw or b'"assessment"' not in raw:
+        return False
+    try:
+        return (json.loads(raw).get("assessment") or {}).get("role") == "rejected"
+    except (ValueError, AttributeError):
+        return False  # the tokenizer reports what is wrong with it
 
 
 def sample_document(sample: dict[str, Any]) -> Document:

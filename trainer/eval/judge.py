@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from schemas.scenes import COLOURS, COUNTS, POSITIONS, SHAPES, Scene
+from schemas.scenes import COLOURS, COUNTS, POSITIONS, SHAPES, Scene, SceneObject
 
 ATTRIBUTES = ("colour", "count", "position", "shape")
 FILL = {"circle": math.pi / 4, "square": 1.0, "triangle": 0.5}
@@ -72,31 +72,46 @@ def colour_mask(image: np.ndarray, colour: str, tolerance: float = 60.0) -> np.n
     return (nearest == i) & (dist[..., i] < tolerance)
 
 
+@dataclass
+class Measured:
+    """What the judge sees of one group: components of its colour, their mean fill's shape, their centroid."""
+
+    count: int
+    shape: str | None
+    centroid: tuple[float, float] | None   # (x, y) on the scene's own canvas
+
+
+def measure_group(image: np.ndarray, obj: SceneObject, scene_size: int, min_area: int | None = None) -> Measured:
+    """Measure the group ``obj`` asks for in an RGB image (H, W, 3) of any size."""
+    scale = image.shape[0] / scene_size
+    min_area = min_area if min_area is not None else max(3, round(6 * scale * scale))
+    labels, n = ndimage.label(colour_mask(image, obj.colour))
+    areas = ndimage.sum(np.ones_like(labels), labels, range(1, n + 1)) if n else np.zeros(0)
+    keep = [i + 1 for i, a in enumerate(areas) if a >= min_area]
+    if not keep:
+        return Measured(0, None, None)
+    centroids = ndimage.center_of_mass(np.ones_like(labels), labels, keep)
+    cy, cx = np.mean([c[0] for c in centroids]), np.mean([c[1] for c in centroids])
+    fills = []
+    for box, i in zip(ndimage.find_objects(labels), range(1, n + 1)):
+        if i in keep and box is not None:
+            region = labels[box] == i
+            fills.append(region.sum() / region.size)
+    shape = min(FILL, key=lambda s: abs(FILL[s] - float(np.mean(fills))))
+    return Measured(len(keep), shape, (float(cx / scale), float(cy / scale)))
+
+
+def score_group(measured: Measured, obj: SceneObject, scene_size: int) -> Score:
+    """The four attributes of ``obj`` checked against what was measured."""
+    if measured.centroid is None:
+        return Score(0.0, 0.0, 0.0, 0.0)
+    return Score(1.0, float(measured.count == obj.count),
+                 float(in_region(obj.position, *measured.centroid, scene_size)), float(measured.shape == obj.shape))
+
+
 def judge_image(image: np.ndarray, scene: Scene, min_area: int | None = None) -> list[Score]:
     """One ``Score`` per group of ``scene`` for an RGB image (H, W, 3) of any size."""
-    size = image.shape[0]
-    scale = size / scene.size
-    min_area = min_area if min_area is not None else max(3, round(6 * scale * scale))
-    scores = []
-    for obj in scene.objects:
-        labels, n = ndimage.label(colour_mask(image, obj.colour))
-        areas = ndimage.sum(np.ones_like(labels), labels, range(1, n + 1)) if n else np.zeros(0)
-        keep = [i + 1 for i, a in enumerate(areas) if a >= min_area]
-        if not keep:
-            scores.append(Score(0.0, 0.0, 0.0, 0.0))
-            continue
-        centroids = ndimage.center_of_mass(np.ones_like(labels), labels, keep)
-        cy, cx = np.mean([c[0] for c in centroids]), np.mean([c[1] for c in centroids])
-        fills = []
-        for box, i in zip(ndimage.find_objects(labels), range(1, n + 1)):
-            if i in keep and box is not None:
-                region = labels[box] == i
-                fills.append(region.sum() / region.size)
-        shape = min(FILL, key=lambda s: abs(FILL[s] - float(np.mean(fills))))
-        scores.append(Score(1.0, float(len(keep) == obj.count),
-                            float(in_region(obj.position, cx / scale, cy / scale, scene.size)),
-                            float(shape == obj.shape)))
-    return scores
+    return [score_group(measure_group(image, obj, scene.size, min_area), obj, scene.size) for obj in scene.objects]
 
 
 def parse_caption(text: str) -> list[dict[str, object]]:

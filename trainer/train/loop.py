@@ -11,6 +11,7 @@ stopped and resumed logs the same losses as one that never stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import json
 import logging
@@ -23,13 +24,22 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from schemas.corpus import LAYOUT_FILE, TOKENIZER_FILE
+from schemas.token_layout import TokenLayout
 from trainer.assets import Vocabulary, resolve_vocabulary
-from trainer.config import ConfigError, CorpusSpec, RunConfig, StageConfig
+from trainer.config import ConfigError, CorpusSpec, RunConfig, StageConfig, run_config_from_dict
 from trainer.data.loader import LoaderSpec, ShardLoader
 from trainer.data.shards import list_shards
 from trainer.data.tokenize import DocumentTokenizer
 from trainer.model import Transformer, flops_per_token
-from trainer.train.checkpoint import latest_checkpoint, load_file, rng_state, save_checkpoint, set_rng_state
+from trainer.train.checkpoint import (
+    latest_checkpoint,
+    load_file,
+    resolve_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from trainer.train.distributed import DistInfo, all_reduce_sum, init_distributed
 from trainer.train.loss import batch_loss
 from trainer.train.plan_check import check_corpora, check_rows
@@ -109,12 +119,36 @@ def _stage_at(plan: list[StageConfig], step: int) -> tuple[int, int]:
     return len(plan) - 1, start - plan[-1].steps
 
 
+def init_from(cfg: RunConfig, init: str, vq: str | None) -> tuple[RunConfig, Path, TokenLayout]:
+    """``cfg`` set up to start from the checkpoint ``init``: its model shape, text tokenizer and VQ.
+
+    Returns the config, the checkpoint folder and the token layout the checkpoint was trained in.
+    """
+    try:
+        run_dir, ckpt = resolve_checkpoint(init)
+        spec = json.loads((run_dir / TOKENIZER_FILE).read_text())
+        layout = TokenLayout.from_json((run_dir / LAYOUT_FILE).read_text())
+        model_cfg = run_config_from_dict(json.loads((run_dir / "run.json").read_text())).model
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"--init {init}: not a trained run or checkpoint ({exc})".splitlines()[0]) from None
+    tokenizer = dataclasses.replace(cfg.tokenizer, text=spec["text"],
+                                    vq=vq or (str(run_dir / spec["vq"]) if spec.get("vq") else None))
+    return dataclasses.replace(cfg, model=model_cfg, tokenizer=tokenizer), ckpt, layout
+
+
 def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str | None = None,
           max_steps: int | None = None, resume: bool = False, device: str | None = None,
-          progress: bool = True) -> list[dict[str, Any]]:
-    """Train (or resume) the run in ``out`` up to ``max_steps`` (default: the whole plan); returns metric rows."""
+          progress: bool = True, init: str | None = None) -> list[dict[str, Any]]:
+    """Train (or resume) the run in ``out`` up to ``max_steps`` (default: the whole plan); returns metric rows.
+
+    ``init`` (a run or checkpoint folder) starts from its weights, model shape and tokenizers
+    instead of a random model; a resumed run continues from its own checkpoint instead.
+    """
     info = init_distributed(device)
     out = Path(out)
+    init_ckpt = init_layout = None
+    if init:
+        cfg, init_ckpt, init_layout = init_from(cfg, init, vq)
     plan, total = cfg.stage_plan(), cfg.total_steps()
     stop = min(max_steps or total, total)
     mixtures = cfg.stage_mixtures(corpora)
@@ -129,6 +163,9 @@ def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str
     if longest > cfg.model.max_seq_len:
         raise ConfigError(f"sequence length {longest} exceeds model.max_seq_len {cfg.model.max_seq_len}")
     check_rows(plan, mixtures, cfg.data.seq_len, vocab)
+    if init_layout is not None and init_layout != vocab.layout:
+        raise ConfigError(f"--init {init} was trained in token layout {init_layout.to_json()}, but the corpora "
+                          f"are in {vocab.layout.to_json()}: align data must come from that checkpoint")
     if info.is_main:
         vocab.save(out)
         (out / "run.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -150,8 +187,11 @@ def train(cfg: RunConfig, corpora: list[CorpusSpec], out: str | Path, *, vq: str
         set_rng_state(rank_state["rng"])
         loader_state = rank_state
         log.info("resumed from %s at step %d", ckpt, step)
-    elif resume:
+    elif resume and init_ckpt is None:
         log.warning("--resume: no checkpoint in %s yet, starting from step 0", out)
+    if ckpt is None and init_ckpt is not None:
+        model.load_state_dict(load_file(init_ckpt, "model.pt"))
+        log.info("starting from the weights of %s", init_ckpt)
 
     metrics = MetricsLog(out / "metrics.jsonl", step, info.is_main)
     rows: list[dict[str, Any]] = []

@@ -47,3 +47,32 @@ def attention_kind(model: torch.nn.Module) -> str:
         inner = getattr(model, "_orig_mod", None)   # torch.compile's OptimizedModule
         model = inner if inner is not None else getattr(model, "module", None)   # DistributedDataParallel
     return "auto"
+
+
+def sequence_logprobs(model: Transformer | torch.nn.Module, sequences: list[list[int]], starts: list[int],
+                      pad: int) -> torch.Tensor:
+    """Sum of log p(token) over ``sequences[i][starts[i]:]``, each read as one document: (N,).
+
+    Rows are right-padded into one batch; padding is a segment of its own, so it changes
+    nothing. Gradients flow when the caller has them on (DPO); self-assessment calls it
+    under ``no_grad``.
+    """
+    if not sequences:
+        return torch.zeros(0)
+    device = next(model.parameters()).device
+    longest = max(len(s) for s in sequences)
+    tokens = torch.full((len(sequences), longest), pad, dtype=torch.long)
+    segments = torch.ones(len(sequences), longest, dtype=torch.long)
+    scored = torch.zeros(len(sequences), longest - 1, dtype=torch.bool)
+    for i, (seq, start) in enumerate(zip(sequences, starts)):
+        if not 0 < start < len(seq):
+            raise ValueError(f"sequence {i}: the scored part must start inside it (start {start}, length {len(seq)})")
+        tokens[i, :len(seq)] = torch.tensor(seq)
+        segments[i, :len(seq)] = 0
+        scored[i, start - 1:len(seq) - 1] = True
+    tokens, segments, scored = tokens.to(device), segments.to(device), scored.to(device)
+    positions = torch.arange(longest, device=device).expand(len(sequences), -1)
+    attention = document_attention(segments[:, :-1], attention_kind(model))
+    logits = model(tokens[:, :-1], positions[:, :-1], attention).float()
+    logp = torch.log_softmax(logits, -1).gather(-1, tokens[:, 1:, None]).squeeze(-1)
+    return (logp * scored).sum(1)
