@@ -1,4 +1,4 @@
-"""Shared fixtures: the real third-party fixtures folder, one local Ray per test session, an S3 server."""
+"""Shared fixtures: the real third-party fixtures folder, one local Ray per test session, an S3 server, a tiny CLIP."""
 
 from __future__ import annotations
 
@@ -35,6 +35,32 @@ def ray_session():
     ctx.enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+# A real open_clip architecture (ViT image tower, transformer text tower, CLIP's BPE
+# tokenizer), small enough to build in a blink; weights are random.
+TINY_CLIP = {"embed_dim": 32,
+             "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+             "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> tuple[str, str]:
+    """(model config JSON path, checkpoint path) of a tiny random CLIP, as a user would pass them."""
+    import json
+
+    import open_clip
+    import torch
+
+    folder = tmp_path_factory.mktemp("clip")
+    config = folder / "tiny-test-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    model, _, _ = open_clip.create_model_and_transforms("tiny-test-clip", pretrained=None)
+    checkpoint = folder / "tiny-test-clip.pt"
+    torch.save(model.state_dict(), checkpoint)
+    return str(config), str(checkpoint)
 
 
 @pytest.fixture

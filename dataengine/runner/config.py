@@ -33,11 +33,18 @@ from schemas.config import from_mapping, parse_overrides, read_yaml, set_key
 
 @dataclass
 class Resources:
-    """How Ray runs a stage: a task per partition (default) or an actor pool of ``concurrency``."""
+    """How Ray runs a stage: a task per partition (default) or an actor pool of ``concurrency``.
+
+    ``threads`` sets the intra-op threads of an actor's model (torch); by default the CPUs it
+    reserves (``num_cpus``, else one: Ray starts workers with one thread). A model stage that runs
+    alone on a small machine (the alignment loop's) may use every core without reserving them,
+    which would leave no CPU for the stages around it.
+    """
 
     concurrency: int | None = None
     num_cpus: float | None = None
     num_gpus: float | None = None
+    threads: int | None = None
 
 
 @dataclass

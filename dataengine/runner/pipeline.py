@@ -25,6 +25,7 @@ earlier run wrote is refused, since its partitions would not match the corpus's.
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import sys
 import time
@@ -104,11 +105,19 @@ def _run_stage(row: dict[str, Any], stage: StageConfig, run_id: str, position: i
     return {"partition": row["partition"], "batch": pickle.dumps(batch)}
 
 
+def _set_threads(threads: int | None) -> None:
+    """Give torch ``threads``, else the CPUs Ray assigned to this worker: Ray's workers start with one."""
+    wanted = threads or int(os.environ.get("OMP_NUM_THREADS") or 0)
+    if wanted > 1 and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(wanted)
+
+
 class _StageActor:
     """A stage held by an actor of a pool: built and set up once (models load once), called per partition."""
 
     def __init__(self, stage: StageConfig):
         self.stage = stage.build().ready()
+        _set_threads(stage.resources.threads)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         batch = self.stage(pickle.loads(row["batch"]))

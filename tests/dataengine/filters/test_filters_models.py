@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,31 +15,9 @@ from dataengine.runner.config import StageConfig
 from dataengine.stages.base import Batch
 from schemas import Document, ImageRecord, Segment, SourceRef, document_id, validate_document
 
-# A real open_clip architecture (ViT image tower, transformer text tower, CLIP's BPE
-# tokenizer), small enough to build in a blink; weights are random.
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
-
 CAPTIONS = {"img1.png": "A comfortable bed.", "img2.jpg": "A bus.",
             "img3.jpg": "Black and white photograph of a woman holding an umbrella.",
             "cat.jpg": "Two cats sleeping on a pink couch.", "blip.jpg": "A woman and her dog on a beach."}
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory) -> tuple[str, str]:
-    """(model config JSON path, checkpoint path) of a tiny random CLIP, as a user would pass them."""
-    import open_clip
-
-    folder = tmp_path_factory.mktemp("clip")
-    config = folder / "tiny-test-clip.json"
-    config.write_text(json.dumps(TINY_CLIP))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model, _, _ = open_clip.create_model_and_transforms("tiny-test-clip", pretrained=None)
-    checkpoint = folder / "tiny-test-clip.pt"
-    torch.save(model.state_dict(), checkpoint)
-    return str(config), str(checkpoint)
 
 
 def photo_doc(fixtures: Path, url: str, names: list[str]) -> Document:
