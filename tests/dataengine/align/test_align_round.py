@@ -20,7 +20,7 @@ from dataengine.catalog.validate import validate_corpus
 from dataengine.runner.config import parse_pipeline
 from dataengine.runner.pipeline import run_pipeline
 from dataengine.shards.ledger import Ledger
-from trainer.config import ConfigError, CorpusSpec, load_run_config
+from trainer.config import ConfigError, load_run_config
 from trainer.data.shards import is_pair_loser, list_shards, read_samples
 from trainer.train.loop import train
 
@@ -65,7 +65,7 @@ def test_the_funnel_is_in_sql(round_corpus):
 def test_a_killed_round_reruns_without_writing_a_candidate_twice(ray_session, tiny_world, tiny_run, tmp_path):
     out = tmp_path / "align"
     pipeline = tmp_path / "align.yaml"
-    pipeline.write_text(json.dumps(_round(tiny_world, tiny_run, 12, 2, per_partition=3)))  # JSON is YAML
+    pipeline.write_text(json.dumps(_round(tiny_world, tiny_run, 8, 2, per_partition=2)))  # JSON is YAML
     address = ray_session.get_runtime_context().gcs_address
     env = {**os.environ, "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
     driver = subprocess.Popen([sys.executable, "-m", "dataengine", "run", str(pipeline), "--output", str(out),
@@ -83,7 +83,7 @@ def test_a_killed_round_reruns_without_writing_a_candidate_twice(ray_session, ti
     with Catalog(str(out)) as cat:
         rows = cat.arrow("select prompt_id, count(*) n, count(distinct id) d from candidates "
                          "where judge = 'ground_truth' group by 1").to_pylist()
-    assert len(rows) == 12 and all(r["n"] == r["d"] == 2 for r in rows)
+    assert len(rows) == 8 and all(r["n"] == r["d"] == 2 for r in rows)
 
 
 def test_train_align_fine_tunes_on_the_round_and_never_on_pair_losers(round_corpus, tiny_world, tiny_run, tmp_path):
@@ -91,12 +91,14 @@ def test_train_align_fine_tunes_on_the_round_and_never_on_pair_losers(round_corp
     losers = [s for s in samples if is_pair_loser(s)]
     roles = [json.loads(s["json"])["assessment"]["role"] for s in samples]
     assert len(losers) == roles.count("rejected")
-    cfg = load_run_config(REPO / "trainer" / "configs" / "scene_world.yaml",
-                          {"align.steps": 3, "align.batch_size": 2, "align.seq_len": 128, "train.log_every": 1})
-    cfg = cfg.for_alignment([str(round_corpus)], [CorpusSpec(str(tiny_world / "pairs"))])
-    rows = train(cfg, [CorpusSpec(str(tiny_world / "pairs"))], tmp_path / "r1", device="cpu", progress=False,
-                 init=str(tiny_run))
-    assert [r["stage"] for r in rows] == ["align"] * 3 and rows[0]["lr"] <= cfg.align.lr
+    from trainer.cli import main as trainer_main
+
+    code = trainer_main(["train", str(REPO / "trainer" / "configs" / "scene_world.yaml"), "--data",
+                         str(tiny_world / "pairs"), "--align", str(round_corpus), "--init", str(tiny_run),
+                         "--out", str(tmp_path / "r1"), "--device", "cpu", "--quiet", "--set", "align.steps=3",
+                         "--set", "align.batch_size=2", "--set", "align.seq_len=128", "--set", "train.log_every=1"])
+    rows = [json.loads(line) for line in (tmp_path / "r1" / "metrics.jsonl").read_text().splitlines()]
+    assert code == 0 and [r["stage"] for r in rows] == ["align"] * 3 and rows[0]["lr"] <= 5e-4
     assert rows[-1]["data_bad_samples"] == 0
     saved = json.loads((tmp_path / "r1" / "run.json").read_text())
     assert saved["model"]["dim"] == 64  # the model shape comes from --init, not from the YAML's 192
