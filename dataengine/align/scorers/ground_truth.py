@@ -12,6 +12,8 @@ asked``). A prompt that is not a scene of the sample web is ``unjudgeable_prompt
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dataengine.align.scorers.base import Scorer, candidate_text, first_image
 from schemas import Document
 from schemas.assessment import ASPECTS, Assessment, Judgement
@@ -21,11 +23,21 @@ VERSION = "1"
 _WORDS = {0: "none", 1: "one", 2: "two", 3: "three", 4: "four"}
 
 
+@dataclass
+class GroundTruthConfig:
+    """The ``ground_truth`` parameter: ``min_area``, the pixels below which a patch of colour is a speck,
+    not a shape (None: the judge's default for the image size)."""
+
+    min_area: int | None = None
+
+
 class GroundTruthJudge(Scorer):
-    """Score candidates against the scene their prompt names; see the module docstring."""
+    """Score candidates against the scene their prompt names (``GroundTruthConfig``); see the module docstring."""
 
     name = "ground_truth"
     version = VERSION
+    Config = GroundTruthConfig
+    config: GroundTruthConfig
 
     def judge_batch(self, candidates: list[tuple[Document, Assessment]]) -> list[Judgement | str]:
         """A judgement per candidate of a scene prompt; ``unjudgeable_prompt`` / ``no_image`` otherwise."""
@@ -46,7 +58,7 @@ class GroundTruthJudge(Scorer):
                 return "no_image"
             scores = []
             for obj in scene.objects:
-                seen = measure_group(image, obj, scene.size)
+                seen = measure_group(image, obj, scene.size, self.config.min_area)
                 score = score_group(seen, obj, scene.size)
                 scores.append(score)
                 if not score.colour:
