@@ -20,7 +20,7 @@ _NAN = float("nan")
 
 
 def _line_plot(rounds: list[dict[str, Any]], key: str, width: int = 420, height: int = 220) -> str:
-    pad, top = 40, 1.0
+    pad, top = 40, 1.0  # the right margin leaves room for the last round's label
     n = max(1, len(rounds) - 1)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{key} per round">',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - 10}" y2="{height - pad}" stroke="#333"/>',
@@ -30,18 +30,19 @@ def _line_plot(rounds: list[dict[str, Any]], key: str, width: int = 420, height:
         parts.append(f'<text x="4" y="{y + 4:.0f}" font-size="10">{tick:.2f}</text>'
                      f'<line x1="{pad}" y1="{y:.0f}" x2="{width - 10}" y2="{y:.0f}" stroke="#eee"/>')
     for r in range(len(rounds)):
-        x = pad + r / n * (width - pad - 20)
-        parts.append(f'<text x="{x:.0f}" y="{height - pad + 14}" font-size="10">round {r}</text>')
-    for arm, colour in _COLOURS.items():
+        x = pad + r / n * (width - pad - 30)
+        parts.append(f'<text x="{x:.0f}" y="{height - pad + 14}" font-size="10" text-anchor="middle">'
+                     f'round {r}</text>')
+    for k, (arm, colour) in enumerate(_COLOURS.items()):
         points = [(r, f[arm]["heldout"].get(key, _NAN)) for r, f in enumerate(rounds) if arm in f]
-        xy = [(pad + r / n * (width - pad - 20), height - pad - v / top * (height - pad - 10))
+        xy = [(pad + r / n * (width - pad - 30), height - pad - v / top * (height - pad - 10))
               for r, v in points if v == v]
         if xy:
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                          f'points="{" ".join(f"{x:.0f},{y:.0f}" for x, y in xy)}"/>')
             parts += [f'<circle cx="{x:.0f}" cy="{y:.0f}" r="3" fill="{colour}"/>' for x, y in xy]
-            parts.append(f'<text x="{xy[-1][0] - 40:.0f}" y="{xy[-1][1] - 6:.0f}" font-size="11" '
-                         f'fill="{colour}">{arm}</text>')
+            parts.append(f'<text x="{pad + 8}" y="{22 + 14 * k}" font-size="11" fill="{colour}">'
+                         f'&#9644; {arm}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -112,8 +113,8 @@ def write_report(result: Any, path: Path) -> Path:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;margin:24px;max-width:1000px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} .plots{{display:flex;gap:24px;flex-wrap:wrap}}
-figure{{display:inline-block;margin:6px;width:150px;vertical-align:top}}
-figure img{{width:72px;height:72px;image-rendering:pixelated;border:1px solid #ddd;margin-right:2px}}
+figure{{display:inline-block;margin:6px;width:160px;vertical-align:top}}
+figure img{{width:72px;height:72px;image-rendering:pixelated;border:1px solid #ddd;margin:0 2px 0 0}}
 figcaption{{font-size:11px}}</style></head><body>
 <h1>Self-generation alignment: {len(rounds) - 1} rounds</h1>
 <p>Held-out compositions the model never trained on, judged by the sample web's ground truth (greedy drawing,
