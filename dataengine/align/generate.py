@@ -87,13 +87,8 @@ class CandidateGenerator(Stage):
     def setup(self) -> None:
         """Load the checkpoint on the device."""
         from trainer.generate.generator import Generator
-        from trainer.train.checkpoint import load_trained, resolve_checkpoint
 
-        try:
-            _, self.checkpoint = resolve_checkpoint(self.config.model)
-            model, vocab, _ = load_trained(self.config.model, resolve_device(self.config.device))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"generate: cannot load {self.config.model!r}: {exc}".splitlines()[0]) from None
+        model, vocab, self.checkpoint = load_round_model(self.name, self.config.model, self.config.device)
         if vocab.images is None and self.config.mode != "interleaved":
             raise ValueError(f"generate: {self.config.model} has no VQ tokenizer, so it cannot {self.config.mode}")
         self.generator, self.vocab, self.layout = Generator(model, vocab, model_device(model)), vocab, vocab.layout
@@ -204,6 +199,19 @@ class CandidateGenerator(Stage):
             raise ValueError("no image in the candidate")
         cand.tokens = self.layout.encode([p for p in parts if isinstance(p, ImageCodes)
                                           or len(p)]).astype(np.int32)
+
+
+def load_round_model(stage: str, path: str, device: str) -> tuple[Any, Any, Path]:
+    """``(model, vocabulary, checkpoint folder)`` of a run or checkpoint folder; a ``ValueError`` naming
+    ``stage`` and ``path`` in one line when it cannot be loaded."""
+    from trainer.train.checkpoint import load_trained, resolve_checkpoint
+
+    try:
+        _, checkpoint = resolve_checkpoint(path)
+        model, vocab, _ = load_trained(path, resolve_device(device))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{stage}: cannot load {path!r}: {exc}".splitlines()[0]) from None
+    return model, vocab, checkpoint
 
 
 def model_device(model: Any) -> Any:

@@ -10,6 +10,7 @@ assessment is not a candidate (``not_a_candidate``). A candidate scored again by
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from dataengine.filters.images import open_rgb
 from dataengine.stages.base import Stage
@@ -53,6 +54,20 @@ def first_image(doc: Document) -> np.ndarray | None:
         if im.status == "ok" and im.data:
             return np.asarray(open_rgb(im.data))
     return None
+
+
+def image_prompt_jobs(candidates: list[tuple[Document, Assessment]]
+                      ) -> tuple[list[Judgement | str], list[tuple[int, Image.Image, str]]]:
+    """For judges of image and prompt: a verdict slot per candidate (``no_image`` where it has none) and
+    ``(slot, picture, prompt)`` for the others, in order, to fill the slots a model batch at a time."""
+    verdicts: list[Judgement | str] = []
+    jobs = []
+    for doc, assessment in candidates:
+        image = first_image(doc)
+        verdicts.append("no_image" if image is None else "")
+        if image is not None:
+            jobs.append((len(verdicts) - 1, Image.fromarray(image), assessment.prompt))
+    return verdicts, jobs
 
 
 def candidate_text(doc: Document) -> str:

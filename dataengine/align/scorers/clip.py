@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dataengine.align.scorers.base import Scorer, first_image
+from dataengine.align.scorers.base import Scorer, image_prompt_jobs
 from dataengine.filters.clip import default_device, load_clip
 from schemas import Document
 from schemas.assessment import Assessment, Judgement
@@ -46,15 +46,8 @@ class ClipJudge(Scorer):
     def judge_batch(self, candidates: list[tuple[Document, Assessment]]) -> list[Judgement | str]:
         """Cosine similarity per candidate, a model batch at a time."""
         import torch
-        from PIL import Image
 
-        verdicts: list[Judgement | str] = []
-        jobs = []
-        for doc, assessment in candidates:
-            image = first_image(doc)
-            verdicts.append("no_image" if image is None else "")
-            if image is not None:
-                jobs.append((len(verdicts) - 1, Image.fromarray(image), assessment.prompt))
+        verdicts, jobs = image_prompt_jobs(candidates)
         for i in range(0, len(jobs), self.config.batch_size):
             chunk = jobs[i:i + self.config.batch_size]
             with torch.inference_mode():

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dataengine.align.scorers.base import Scorer
-from dataengine.tokenize.stage import resolve_device
 from schemas import Document
 from schemas.assessment import ASPECTS, Assessment, Judgement, aspect_questions
 
@@ -42,14 +41,10 @@ class SelfAssessJudge(Scorer):
 
     def setup(self) -> None:
         """Load the model once."""
+        from dataengine.align.generate import load_round_model
         from trainer.eval.self_assess import SelfAssessor
-        from trainer.train.checkpoint import load_trained, resolve_checkpoint
 
-        try:
-            _, self.checkpoint = resolve_checkpoint(self.config.model)
-            model, vocab, _ = load_trained(self.config.model, resolve_device(self.config.device))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"self_assess: cannot load {self.config.model!r}: {exc}".splitlines()[0]) from None
+        model, vocab, self.checkpoint = load_round_model(self.name, self.config.model, self.config.device)
         self.assessor, self.vocab = SelfAssessor(model, vocab, self.config.batch_size), vocab
 
     def judge_batch(self, candidates: list[tuple[Document, Assessment]]) -> list[Judgement | str]:
@@ -70,7 +65,8 @@ class SelfAssessJudge(Scorer):
             usable.append((len(verdicts) - 1, assessment, codes))
         prompts = [a.prompt for _, a, _ in usable]
         grids = [c for _, _, c in usable]
-        questions = [aspect_questions(a.scene()) if a.scene() else [] for _, a, _ in usable]
+        scenes = [a.scene() for _, a, _ in usable]
+        questions = [aspect_questions(s) if s else [] for s in scenes]
         margins = self.assessor.answers(prompts, grids, [[q for _, q in qs] for qs in questions])
         logprobs = self.assessor.prompt_logprob(prompts, grids)
         for (slot, _, _), qs, ms, lp in zip(usable, questions, margins, logprobs):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dataengine.align.scorers.base import Scorer, first_image
+from dataengine.align.scorers.base import Scorer, image_prompt_jobs
 from dataengine.filters.clip import default_device
 from schemas import Document
 from schemas.assessment import Assessment, Judgement
@@ -56,15 +56,8 @@ class VlmJudge(Scorer):
     def judge_batch(self, candidates: list[tuple[Document, Assessment]]) -> list[Judgement | str]:
         """p(match) per candidate from the model's matching head."""
         import torch
-        from PIL import Image
 
-        verdicts: list[Judgement | str] = []
-        jobs = []
-        for doc, assessment in candidates:
-            image = first_image(doc)
-            verdicts.append("no_image" if image is None else "")
-            if image is not None:
-                jobs.append((len(verdicts) - 1, Image.fromarray(image), assessment.prompt))
+        verdicts, jobs = image_prompt_jobs(candidates)
         for i in range(0, len(jobs), self.config.batch_size):
             chunk = jobs[i:i + self.config.batch_size]
             inputs = self.processor(images=[p for _, p, _ in chunk], text=[t for _, _, t in chunk],
