@@ -43,12 +43,12 @@ def build_corpus(root: Path, n: int) -> None:
         for doc in _docs("seed"):
             writer.write(doc)
     (info,) = writer.close()
-    shards, ledger = root / "shards", root / "ledger"
+    ledger = root / "ledger"
     ledger.mkdir(parents=True, exist_ok=True)
     for k in range(n):
         name = f"old-{k:06d}-00000"
-        for ext in (".tar", ".parquet", ".images.parquet"):
-            shutil.copyfile(shards / f"seed-00000{ext}", shards / f"{name}{ext}")
+        for folder, ext in (("shards", ".tar"), ("docs", ".parquet"), ("images", ".parquet")):
+            shutil.copyfile(root / folder / f"seed-00000{ext}", root / folder / f"{name}{ext}")
         (ledger / f"old-{k:06d}.json").write_text(json.dumps({"partition": f"old-{k:06d}", "n_docs": 3,
                                                               "shards": [{**info.to_json(), "name": name}]}))
 

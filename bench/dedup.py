@@ -140,7 +140,7 @@ def generate(root: Path, n_docs: int, per_shard: int, config: DedupConfig) -> di
                              rng.integers(0, 2**32 - 1, (near.sum(), config.num_perm), dtype=np.uint32), pool_sig[src])
         planted["near_duplicate_document"] += int(near.sum())
         times = np.array([f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T00:00:00+00:00" for i in no], dtype=object)
-        _write(corpus / "shards" / f"{shard}.parquet", pa.table({
+        _write(corpus / "docs" / f"{shard}.parquet", pa.table({
             "id": ids, "url": urls, "shard": [shard] * n, "partition": ["synth"] * n, "offset": no * 0,
             "size": no * 0 + 1, "source_kind": ["crawl"] * n, "source_uri": ["synthetic"] * n, "fetch_time": times,
             "language": ["en"] * n, "title": [None] * n, "n_segments": np.full(n, 6, np.int32),
@@ -171,7 +171,7 @@ def generate(root: Path, n_docs: int, per_shard: int, config: DedupConfig) -> di
         planted["duplicate_image"] += int(exact.sum())
         planted["near_duplicate_image"] += int(close.sum())
         index = np.tile(np.arange(2, dtype=np.int32), n)
-        _write(corpus / "shards" / f"{shard}.images.parquet", pa.table({
+        _write(corpus / "images" / f"{shard}.parquet", pa.table({
             "doc_id": img_doc, "shard": [shard] * m, "index": index,
             "url": [f"https://cdn.example/{s[:16]}.jpg" for s in sha],
             "alt": [None] * m, "caption": [None] * m, "caption_model": [None] * m, "width": np.full(m, 256, np.int32),

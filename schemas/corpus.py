@@ -3,14 +3,20 @@
 ::
 
     CORPUS/
+      README.md                     the dataset card (``schemas.dataset_card``): what ``datasets.load_dataset`` reads
       shards/NAME.tar               WebDataset tar, NAME = f"{partition}-{k:05d}" (``shard_name``)
-      shards/NAME.parquet           manifest (schemas.tables.DOCS), one row per document, tar order
-      shards/NAME.images.parquet    schemas.tables.IMAGES, one row per image slot
+      docs/NAME.parquet             manifest of NAME.tar (schemas.tables.DOCS), one row per document, tar order
+      images/NAME.parquet           schemas.tables.IMAGES, one row per image slot of NAME.tar
       rejected/PARTITION.parquet    schemas.tables.REJECTED
       ledger/PARTITION.json         the commit record of a partition: its shards, counts, run
       runs/RUN_ID.json              the record of a run
       token_layout.json             the token layout of a tokenized corpus (``read_token_layout``)
       tokenizer.json                the tokenizers it was tokenized with (text spec, VQ checkpoint)
+
+Each folder holds one kind of file, so a folder read or a glob by a stock reader
+(``ray.data.read_webdataset("CORPUS/shards")``, ``pyarrow.dataset("CORPUS/docs")``, DuckDB's
+``read_parquet('CORPUS/images/*.parquet')``) gets that kind only. The three files of a shard
+share its name (``shard_path``).
 
 A sample of ``NAME.tar`` is ``KEY.json`` (``schemas.document``), ``KEY.N.EXT`` (image bytes) and,
 once tokenized, ``KEY.tokens.npy``; a trainer run folder keeps its own ``token_layout.json`` and
@@ -33,8 +39,11 @@ import fsspec
 
 from schemas.token_layout import TokenLayout
 
-SHARDS, REJECTED, LEDGER, RUNS = "shards", "rejected", "ledger", "runs"
-TAR, MANIFEST, IMAGES = ".tar", ".parquet", ".images.parquet"
+SHARDS, DOCS, IMAGES, REJECTED, LEDGER, RUNS = "shards", "docs", "images", "rejected", "ledger", "runs"
+TAR, PARQUET = ".tar", ".parquet"
+# The three files of a shard: the folder each lives in -> its suffix. The manifest (DOCS) is renamed into
+# place last and is what listings look for.
+SHARD_FILES = {SHARDS: TAR, IMAGES: PARQUET, DOCS: PARQUET}
 LAYOUT_FILE, TOKENIZER_FILE = "token_layout.json", "tokenizer.json"
 JSON_MEMBER, TOKENS_MEMBER = "json", "tokens.npy"  # KEY.json, KEY.tokens.npy
 
@@ -67,9 +76,14 @@ def partition_of(name: str) -> str:
     return match.group("partition")
 
 
+def shard_path(root: str, name: str, kind: str) -> str:
+    """The path of shard ``name``'s file of ``kind`` (``SHARDS``: the tar, ``DOCS``: manifest, ``IMAGES``)."""
+    return join(root, kind, name + SHARD_FILES[kind])
+
+
 def shard_of(basename: str) -> str | None:
-    """The shard a file of ``shards/`` belongs to (``NAME.images.parquet`` -> ``NAME``), else None."""
-    for suffix in (IMAGES, MANIFEST, TAR):
+    """The shard a file of ``shards/``, ``docs/`` or ``images/`` is of (``NAME.parquet`` -> ``NAME``), else None."""
+    for suffix in (TAR, PARQUET):
         if basename.endswith(suffix):
             return basename[: -len(suffix)]
     return None

@@ -1,15 +1,19 @@
-"""Arrow schemas of the tables beside the shards, as DuckDB sees them.
+"""Arrow schemas of the tables of a corpus (folders in ``schemas.corpus``).
 
-- ``NAME.parquet``: the manifest of shard ``NAME.tar``, one row per document.
-- ``NAME.images.parquet``: one row per image slot of those documents.
+- ``docs/NAME.parquet``: the manifest of shard ``shards/NAME.tar``, one row per document.
+- ``images/NAME.parquet``: one row per image slot of those documents.
 - ``rejected/PARTITION.parquet``: everything the stages removed (see ``Rejection``).
+
+Only types that every stock reader maps (pyarrow, DuckDB, Ray Data, HF ``datasets``, pandas):
+``scores`` is a list of ``{name, value}`` entries rather than an Arrow map, which ``datasets``
+has no feature type for. The catalog shows it as a DuckDB ``MAP`` (``scores['clip']``).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCORES = pa.map_(pa.string(), pa.float64())
+SCORES = pa.list_(pa.struct([("name", pa.string()), ("value", pa.float64())]))
 
 DOCS = pa.schema([
     ("id", pa.string()),

@@ -26,7 +26,7 @@ settings, so they hold for anything run on ``Catalog.con``, not only for what pa
 statement check. External access is off except for ``allowed_paths``, which names exactly the
 corpus's committed files the catalog listed (manifests, image tables, rejected tables, tars,
 ledger and run records; local paths or the corpus's URLs on a remote filesystem). So
-``read_parquet('CORPUS/shards/NAME.parquet')`` works, while any other file, a glob (even inside
+``read_parquet('CORPUS/docs/NAME.parquet')`` works, while any other file, a glob (even inside
 the corpus), other objects under the same bucket, ``ATTACH``, ``COPY ... TO``, ``INSTALL`` and
 ``LOAD`` do not; extensions are neither installed nor loaded on demand; and the configuration is
 locked, so ``SET``/``RESET`` cannot undo any of it. A refused read raises ``AccessError``.
@@ -42,7 +42,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from dataengine.shards.layout import MANIFEST, CorpusError, corpus_files, is_remote, open_corpus, partition_of
+from dataengine.shards.layout import CorpusError, corpus_files, is_remote, open_corpus, partition_of, shard_of
 from schemas import tables
 
 __all__ = ["AccessError", "Catalog", "CorpusError", "ReadOnlyError", "QueryResult", "check_read_only", "VIEWS"]
@@ -134,14 +134,20 @@ _DUCK_TYPES = {"string": "VARCHAR", "large_string": "VARCHAR", "int64": "BIGINT"
 
 
 def _duck_type(t: pa.DataType) -> str:
-    if pa.types.is_map(t):
-        return f"MAP({_duck_type(t.key_type)}, {_duck_type(t.item_type)})"
+    if t == tables.SCORES:
+        return "MAP(VARCHAR, DOUBLE)"
     return _DUCK_TYPES[str(t)]
 
 
 def _empty_select(schema: pa.Schema) -> str:
     cols = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {_ident(f.name)}" for f in schema)
     return f"SELECT {cols} WHERE false"
+
+
+def _column(field: pa.Field) -> str:
+    # scores are stored as {name, value} entries (schemas.tables); SQL users get a map: scores['clip']
+    name = _ident(field.name)
+    return f"map_from_entries({name}) AS {name}" if field.type == tables.SCORES else name
 
 
 def _ident(name: str) -> str:
@@ -155,7 +161,7 @@ def _lit(text: str) -> str:
 def _read_parquet(paths: list[str], schema: pa.Schema) -> str:
     if not paths:
         return _empty_select(schema)
-    cols = ", ".join(_ident(f.name) for f in schema)
+    cols = ", ".join(_column(f) for f in schema)
     files = ", ".join(_lit(p) for p in paths)
     return f"SELECT {cols} FROM read_parquet([{files}])"
 
@@ -198,7 +204,7 @@ class Catalog:
         files = corpus_files(corpus)
         if not any(files[kind] for kind in ("manifests", "rejected", "ledger")):
             # a run that rejected everything still has rejected rows and a ledger worth querying
-            raise CorpusError(f"no shard manifests in {corpus} (expected shards/NAME.parquet)")
+            raise CorpusError(f"no shard manifests in {corpus} (expected docs/NAME.parquet)")
         # DuckDB always lets a connection read its temp_directory, by default ./.tmp of whatever folder
         # the user is in; a private one keeps spilling to disk possible without exposing that folder
         self._spill = tempfile.TemporaryDirectory(prefix="dataengine-sql-")
@@ -247,7 +253,7 @@ class Catalog:
         tars = {p.rsplit('/', 1)[-1][:-4]: (p, info) for p, info in files["tars"]}
         shard_rows = []
         for path, _ in files["manifests"]:
-            name = path.rsplit("/", 1)[-1][: -len(MANIFEST)]
+            name = shard_of(path.rsplit("/", 1)[-1])
             tar = tars.get(name)
             try:
                 partition = partition_of(name)

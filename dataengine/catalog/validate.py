@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from dataengine.shards.layout import IMAGES, MANIFEST, TAR, CorpusError, corpus_files, open_corpus, partition_of
+from dataengine.shards.layout import (
+    DOCS,
+    IMAGES,
+    SHARDS,
+    CorpusError,
+    corpus_files,
+    open_corpus,
+    partition_of,
+    shard_of,
+    shard_path,
+)
 from schemas import TokenLayout, document_problems, tables
 from schemas.corpus import LAYOUT_FILE, TOKENS_MEMBER, read_token_layout
 
@@ -85,7 +95,7 @@ def _scan_tar(fs, path: str, name: str, problems: list[str]) -> list[dict[str, A
                 sample["members"][info.name] = data
                 sample["end"] = end
     except FileNotFoundError:
-        problems.append(f"{name}: tar {name}{TAR} is missing")
+        problems.append(f"{name}: tar shards/{name}.tar is missing")
         return None
     except (tarfile.TarError, OSError, EOFError) as exc:
         problems.append(f"{name}: tar is not readable: {type(exc).__name__}: {exc}".splitlines()[0])
@@ -93,15 +103,15 @@ def _scan_tar(fs, path: str, name: str, problems: list[str]) -> list[dict[str, A
     return samples
 
 
-def validate_shard(fs, base: str, name: str, layout: TokenLayout | None = None) -> tuple[list[str], int]:
-    """Problems of one shard (``base`` is its path without extension) and its number of manifest rows.
+def validate_shard(fs, root: str, name: str, layout: TokenLayout | None = None) -> tuple[list[str], int]:
+    """Problems of shard ``name`` of the corpus at ``root`` and its number of manifest rows.
 
     With the corpus's ``layout``, token counts per modality are checked too.
     """
     problems: list[str] = []
-    manifest = _read_table(fs, base + MANIFEST, tables.DOCS, name, "manifest", problems)
-    images = _read_table(fs, base + IMAGES, tables.IMAGES, name, "image table", problems)
-    samples = _scan_tar(fs, base + TAR, name, problems)
+    manifest = _read_table(fs, shard_path(root, name, DOCS), tables.DOCS, name, "manifest", problems)
+    images = _read_table(fs, shard_path(root, name, IMAGES), tables.IMAGES, name, "image table", problems)
+    samples = _scan_tar(fs, shard_path(root, name, SHARDS), name, problems)
     if manifest is None:
         return problems, 0
     rows = manifest.to_pylist()
@@ -262,7 +272,7 @@ def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
     fs, root = open_corpus(corpus)
     files = corpus_files(corpus, committed_only=False)  # the uncommitted ones are what it reports
     if not any(files[kind] for kind in ("manifests", "tars", "ledger")):
-        raise CorpusError(f"no shards in {corpus} (expected shards/NAME.tar with NAME.parquet)")
+        raise CorpusError(f"no shards in {corpus} (expected shards/NAME.tar with docs/NAME.parquet)")
     summary = summary if summary is not None else Summary()
     problems: list[str] = []
     layout = None
@@ -270,25 +280,24 @@ def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
         layout = read_token_layout(fs, root)
     except (ValueError, TypeError) as exc:
         problems.append(f"{LAYOUT_FILE}: {exc}")
-    manifests = {p[: -len(MANIFEST)] for p, _ in files["manifests"]}
-    tars = {p[: -len(TAR)]: info for p, info in files["tars"]}
-    for base in sorted(set(tars) - manifests):
-        problems.append(f"{base.rsplit('/', 1)[-1]}: tar without a manifest")
+    manifests = {shard_of(p.rsplit("/", 1)[-1]) for p, _ in files["manifests"]}
+    tars = {shard_of(p.rsplit("/", 1)[-1]): info for p, info in files["tars"]}
+    for name in sorted(set(tars) - manifests):
+        problems.append(f"{name}: tar without a manifest")
     shard_counts: dict[str, dict] = {}
-    for base in sorted(manifests):
-        name = base.rsplit("/", 1)[-1]
-        shard_problems, n_docs = validate_shard(fs, base, name, layout)
+    for name in sorted(manifests):
+        shard_problems, n_docs = validate_shard(fs, root, name, layout)
         problems.extend(shard_problems)
         summary.shards += 1
         summary.documents += n_docs
         n_ok = None
         try:
-            with fs.open(base + IMAGES, "rb") as f:
+            with fs.open(shard_path(root, name, IMAGES), "rb") as f:
                 status = pq.read_table(f, columns=["status"]).column("status").to_pylist()
             n_ok = sum(1 for s in status if s == "ok")
         except Exception:
             pass
-        tar_info = tars.get(base)
+        tar_info = tars.get(name)
         shard_counts[name] = {"n_docs": n_docs, "n_images_ok": n_ok,
                               "tar_bytes": tar_info.get("size") if tar_info else None}
     if files["ledger"]:

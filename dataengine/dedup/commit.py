@@ -26,17 +26,16 @@ import fsspec
 from dataengine.dedup.rewrite import THUMBS
 from dataengine.shards.edit import drop_shards
 from dataengine.shards.layout import (
-    IMAGES,
     LEDGER,
-    MANIFEST,
+    PARQUET,
     REJECTED,
     RUNS,
-    SHARDS,
-    TAR,
+    SHARD_FILES,
     fs_and_path,
     join,
     list_shards,
     partition_of,
+    shard_path,
 )
 
 WORK_DIR = ".dedup"
@@ -72,16 +71,17 @@ def _swap_partition(fs: fsspec.AbstractFileSystem, root: str, staged: str, parti
     old = [n for n in list_shards(_unstrip(fs, root)) if partition_of(n) == partition]
     drop_shards(fs, root, [name for name in old if name not in new])
     for name in new:
-        for ext in (TAR, IMAGES, MANIFEST):
-            src = join(staged, SHARDS, name + ext)
+        for kind in SHARD_FILES:  # the manifest last
+            src = shard_path(staged, name, kind)
             if fs.exists(src):  # absent when an interrupted swap already moved it
-                fs.mv(src, join(root, SHARDS, name + ext))
+                fs.makedirs(join(root, kind), exist_ok=True)
+                fs.mv(src, shard_path(root, name, kind))
     thumbs = join(staged, REJECTED, THUMBS)
     if fs.exists(thumbs):
         fs.makedirs(join(root, REJECTED, THUMBS), exist_ok=True)
         for path in _files_under(fs, thumbs):
             fs.mv(path, join(root, REJECTED, THUMBS, path.rsplit("/", 1)[-1]))
-    for folder, ext in ((REJECTED, MANIFEST), (LEDGER, ".json")):
+    for folder, ext in ((REJECTED, PARQUET), (LEDGER, ".json")):
         src = join(staged, folder, partition + ext)
         if fs.exists(src):
             fs.makedirs(join(root, folder), exist_ok=True)
@@ -132,10 +132,10 @@ def copy_untouched(corpus: str, out: str, rewritten: set[str]) -> int:
     for name in list_shards(corpus):
         if partition_of(name) in rewritten:
             continue
-        for ext in (TAR, IMAGES, MANIFEST):
-            _copy(sfs, join(sroot, SHARDS, name + ext), dfs, join(droot, SHARDS, name + ext))
+        for kind in SHARD_FILES:
+            _copy(sfs, shard_path(sroot, name, kind), dfs, shard_path(droot, name, kind))
             n += 1
-    for folder, ext in ((REJECTED, MANIFEST), (LEDGER, ".json"), (RUNS, ".json")):
+    for folder, ext in ((REJECTED, PARQUET), (LEDGER, ".json"), (RUNS, ".json")):
         for path in sorted(sfs.glob(join(sroot, folder, "*" + ext))):
             base = path.rsplit("/", 1)[-1]
             if base.startswith(".") or (folder != RUNS and base[: -len(ext)] in rewritten):

@@ -24,15 +24,14 @@ from dataengine.runner.executor import check_executor, run_tasks
 from dataengine.shards import ShardReader
 from dataengine.shards.edit import Edit, edit_partition
 from dataengine.shards.layout import (
+    DOCS,
     IMAGES,
-    MANIFEST,
     SHARDS,
-    TAR,
     fs_and_path,
-    join,
     list_shards,
     open_corpus,
     partition_of,
+    shard_path,
 )
 from schemas import Document, Rejection
 
@@ -58,12 +57,11 @@ class OptOutReport:
 
 
 def _touched(fs, root: str, name: str, optout: OptOutList) -> bool:
-    base = join(root, SHARDS, name)
-    with fs.open(base + MANIFEST, "rb") as f:
+    with fs.open(shard_path(root, name, DOCS), "rb") as f:
         urls = pq.read_table(f, columns=["url"]).column("url").to_pylist()
     if any(optout.match(u) for u in urls):
         return True
-    with fs.open(base + IMAGES, "rb") as f:
+    with fs.open(shard_path(root, name, IMAGES), "rb") as f:
         rows = pq.read_table(f, columns=["url", "status"]).to_pylist()
     return any(r["status"] != "failed" and optout.match(r["url"]) for r in rows)
 
@@ -104,7 +102,7 @@ def optout_partition(corpus: str, partition: str, names: list[str], optout: OptO
         return None
     # the new shards are cut like the old ones: as many documents, as many bytes at most
     maxcount = max(ShardReader.open(corpus, name).manifest().num_rows for name in names)
-    maxsize = max(fs.size(join(root, SHARDS, name + TAR)) for name in names)
+    maxsize = max(fs.size(shard_path(root, name, SHARDS)) for name in names)
 
     def amend(entry: dict[str, Any], rejected: list[Rejection]) -> None:
         entry.setdefault("optout", []).append({

@@ -8,7 +8,7 @@ Each final shard is one task of ``runner.executor`` (Ray, or this process).
 
 The output is an ordinary corpus::
 
-    FINAL/shards/NAME-KKKKK-00000.{tar,parquet,images.parquet}   NAME defaults to "train"
+    FINAL/{shards,docs,images}/NAME-KKKKK-00000.{tar,parquet,parquet}   NAME defaults to "train"
     FINAL/ledger/NAME-KKKKK.json   each final shard is its own partition, committed when written
     FINAL/rejected/*.parquet       documents left out (duplicate ids, no tokens when balancing by tokens)
     FINAL/publish.json             source, parameters, plan fingerprint, per-shard documents and tokens

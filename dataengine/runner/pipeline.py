@@ -40,7 +40,7 @@ from dataengine.errors import ConfigError
 from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
 from dataengine.runner.ray_session import init_ray
 from dataengine.shards import ShardWriter, write_rejected
-from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, TMP_MARK, join, shard_name, staging_dir
+from dataengine.shards.layout import SHARD_FILES, TMP_MARK, join, shard_name, shard_path, staging_dir
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
@@ -137,7 +137,7 @@ def _clear_partition_outputs(output: str, partition: str) -> None:
     if fs.exists(staging):
         fs.rm(staging, recursive=True)
     for k in itertools.count():
-        present = [p for p in (f"{root}/{SHARDS}/{shard_name(partition, k)}{ext}" for ext in (TAR, MANIFEST, IMAGES))
+        present = [p for p in (shard_path(root, shard_name(partition, k), kind) for kind in SHARD_FILES)
                    if fs.exists(p)]
         if not present:
             return

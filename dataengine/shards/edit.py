@@ -30,7 +30,7 @@ from typing import Any
 import fsspec
 import pyarrow.parquet as pq
 
-from dataengine.shards.layout import IMAGES, LEDGER, MANIFEST, REJECTED, SHARDS, TAR, fs_and_path, join
+from dataengine.shards.layout import DOCS, IMAGES, LEDGER, PARQUET, REJECTED, SHARDS, fs_and_path, join, shard_path
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.reader import ShardReader
 from dataengine.shards.writer import MiB, ShardInfo, ShardWriter, write_rejected
@@ -55,8 +55,8 @@ class PartitionEdit:
 def drop_shards(fs: fsspec.AbstractFileSystem, root: str, names: list[str]) -> None:
     """Remove the files of the shards ``names`` of the corpus at ``root``, each manifest first."""
     for name in names:
-        for ext in (MANIFEST, IMAGES, TAR):  # the manifest is what listings look for
-            path = join(root, SHARDS, name + ext)
+        for kind in (DOCS, IMAGES, SHARDS):  # the manifest is what listings look for
+            path = shard_path(root, name, kind)
             if fs.exists(path):
                 fs.rm(path)
 
@@ -68,7 +68,7 @@ def _rejected_rows(corpus: str, partition: str, new: list[Rejection], record_onc
     the same document, level and image: a rerun after a crash between steps 2 and 3.
     """
     fs, root = fs_and_path(corpus)
-    path = join(root, REJECTED, partition + MANIFEST)
+    path = join(root, REJECTED, partition + PARQUET)
     rows: list[dict] = []
     if fs.exists(path):
         with fs.open(path, "rb") as f:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from dataengine.shards.layout import IMAGES, SHARDS, join, list_shards, open_corpus
+from dataengine.shards.layout import IMAGES, list_shards, open_corpus, shard_path
 from schemas.corpus import TOKENS_MEMBER
 
 __all__ = ["hf_features", "member_fields"]
@@ -38,7 +38,7 @@ def member_fields(corpus: str) -> list[str]:
     fs, root = open_corpus(corpus)
     fields: set[str] = set()
     for name in list_shards(corpus):
-        with fs.open(join(root, SHARDS, name + IMAGES), "rb") as f:
+        with fs.open(shard_path(root, name, IMAGES), "rb") as f:
             members = pq.read_table(f, columns=["member"]).column("member").to_pylist()
         fields.update(m.split(".", 1)[1] for m in members if m and "." in m)
     return sorted(fields, key=lambda s: (int(s.split(".", 1)[0]) if s.split(".", 1)[0].isdigit() else 1 << 30, s))

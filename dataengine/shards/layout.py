@@ -22,11 +22,13 @@ from dataengine.errors import CorpusError
 
 # The contract's names, which the engine's modules import from here (partition_of and shard_name only that way).
 from schemas.corpus import (  # noqa: F401
+    DOCS,
     IMAGES,
     LEDGER,
-    MANIFEST,
+    PARQUET,
     REJECTED,
     RUNS,
+    SHARD_FILES,
     SHARDS,
     TAR,
     check_partition,
@@ -35,6 +37,7 @@ from schemas.corpus import (  # noqa: F401
     partition_of,
     shard_name,
     shard_of,
+    shard_path,
 )
 
 TMP_MARK = ".tmp-"
@@ -161,8 +164,8 @@ def list_shards(corpus: str) -> list[str]:
     """Names of the committed shards of a corpus (with a manifest, and listed by the ledger), sorted."""
     fs, root = open_corpus(corpus)
     committed = committed_shards(fs, root)
-    names = [base[: -len(MANIFEST)] for base, _ in _basenames(fs, join(root, SHARDS))
-             if base.endswith(MANIFEST) and not base.endswith(IMAGES) and not is_temp(base)]
+    names = [base[: -len(PARQUET)] for base, _ in _basenames(fs, join(root, DOCS))
+             if base.endswith(PARQUET) and not is_temp(base)]
     return names if committed is None else [n for n in names if n in committed]
 
 
@@ -170,8 +173,8 @@ def shard_urls(corpus: str, names: list[str] | None = None) -> list[str]:
     """Full paths/URLs of the shard tars (for ``webdataset``, ``ray.data``, ``datasets``...)."""
     fs, root = open_corpus(corpus)
     names = list_shards(corpus) if names is None else names
-    return [fs.unstrip_protocol(join(root, SHARDS, n + TAR)) if is_remote(fs) else join(root, SHARDS, n + TAR)
-            for n in names]
+    paths = [shard_path(root, n, SHARDS) for n in names]
+    return [fs.unstrip_protocol(p) for p in paths] if is_remote(fs) else paths
 
 
 def is_remote(fs: fsspec.AbstractFileSystem) -> bool:
@@ -192,19 +195,14 @@ def corpus_files(corpus: str, committed_only: bool = True) -> dict[str, list[tup
     committed = committed_shards(fs, root) if committed_only else None
     out: dict[str, list[tuple[str, dict]]] = {k: [] for k in
                                               ("tars", "manifests", "images", "rejected", "ledger", "runs", "temp")}
-    for folder, kinds in ((SHARDS, ((IMAGES, "images"), (MANIFEST, "manifests"), (TAR, "tars"))),
-                          (REJECTED, ((MANIFEST, "rejected"),)),
-                          (LEDGER, ((".json", "ledger"),)),
-                          (RUNS, ((".json", "runs"),))):
+    for folder, suffix, kind in ((SHARDS, TAR, "tars"), (DOCS, PARQUET, "manifests"), (IMAGES, PARQUET, "images"),
+                                 (REJECTED, PARQUET, "rejected"), (LEDGER, ".json", "ledger"),
+                                 (RUNS, ".json", "runs")):
         for base, info in _basenames(fs, join(root, folder)):
             path = join(root, folder, base)
             if is_temp(base):
                 out["temp"].append((path, info))
-                continue
-            if committed is not None and folder == SHARDS and shard_of(base) not in committed:
-                continue
-            for suffix, kind in kinds:
-                if base.endswith(suffix):
-                    out[kind].append((path, info))
-                    break
+            elif base.endswith(suffix) and (committed is None or folder not in SHARD_FILES
+                                            or shard_of(base) in committed):
+                out[kind].append((path, info))
     return out

@@ -15,7 +15,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataengine.shards.layout import IMAGES, MANIFEST, SHARDS, TAR, fs_and_path, is_remote, join, list_shards
+from dataengine.shards.layout import (
+    DOCS,
+    IMAGES,
+    SHARDS,
+    TAR,
+    fs_and_path,
+    is_remote,
+    list_shards,
+    shard_path,
+)
 from schemas import Document, read_document
 from schemas.corpus import TOKENS_MEMBER
 
@@ -77,15 +86,17 @@ def decode_sample(key: str, members: dict[str, bytes]) -> Document:
 
 
 class ShardReader:
-    """Read one shard. ``shard`` is the tar's path/URL (``.../shards/NAME.tar``) or that path without ``.tar``."""
+    """Read one shard. ``shard`` is the tar's path/URL (``CORPUS/shards/NAME.tar``) or that path without ``.tar``;
+    its tables are the corpus's ``docs/NAME.parquet`` and ``images/NAME.parquet``."""
 
     def __init__(self, shard: str):
         base = shard[: -len(TAR)] if shard.endswith(TAR) else shard
         self.fs, path = fs_and_path(base)
-        self.name = path.rsplit("/", 1)[-1]
-        self.tar_path = path + TAR
-        self.manifest_path = path + MANIFEST
-        self.images_path = path + IMAGES
+        folder, _, self.name = path.rpartition("/")
+        root = folder.rpartition("/")[0] if folder.rpartition("/")[2] == SHARDS else folder
+        self.tar_path = shard_path(root, self.name, SHARDS)
+        self.manifest_path = shard_path(root, self.name, DOCS)
+        self.images_path = shard_path(root, self.name, IMAGES)
         self._manifest: pa.Table | None = None
         self._index: dict[str, tuple[int, int]] | None = None
 
@@ -93,7 +104,7 @@ class ShardReader:
     def open(cls, corpus: str, name: str) -> ShardReader:
         """The reader of shard ``name`` of ``corpus``."""
         fs, root = fs_and_path(corpus)
-        path = join(root, SHARDS, name)
+        path = shard_path(root, name, SHARDS)
         return cls(fs.unstrip_protocol(path) if is_remote(fs) else path)
 
     def manifest(self) -> pa.Table:

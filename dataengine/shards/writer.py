@@ -6,11 +6,14 @@ One sample per document, members in this order::
     KEY.{i}.{ext}       the bytes of images[i], for each image with status "ok" (ext from its format)
     KEY.tokens.npy      the int32 token sequence, when the document carries one
 
-Beside ``NAME.tar`` go ``NAME.parquet`` (``schemas.tables.DOCS``: one row per document, in tar
-order, with the byte ``offset`` of the sample's first tar header and its ``size`` up to the
-512-byte-padded end of its last member, so ``offset + size`` is the next sample's offset and
-``[offset, offset + size)`` is a readable tar fragment) and ``NAME.images.parquet``
-(``schemas.tables.IMAGES``: one row per image slot, failed ones too).
+``shards/NAME.tar`` has two tables of the same name: ``docs/NAME.parquet``
+(``schemas.tables.DOCS``: one row per document, in tar order, with the byte ``offset`` of the
+sample's first tar header and its ``size`` up to the 512-byte-padded end of its last member,
+so ``offset + size`` is the next sample's offset and ``[offset, offset + size)`` is a readable
+tar fragment) and ``images/NAME.parquet`` (``schemas.tables.IMAGES``: one row per image slot,
+failed ones too). A table without rows is written without row groups: readers that size their
+batches from the first row group (``datasets``' Parquet builder) read it as empty instead of
+failing.
 
 Output is deterministic: fixed mtime/uid/gid/mode/owner names, no timestamps anywhere, so a
 rerun writes identical bytes. Everything is written under temporary names and renamed into
@@ -30,11 +33,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataengine.shards.layout import (
+    DOCS,
     IMAGES,
-    MANIFEST,
+    PARQUET,
     REJECTED,
+    SHARD_FILES,
     SHARDS,
-    TAR,
     check_partition,
     fs_and_path,
     image_extension,
@@ -42,6 +46,7 @@ from dataengine.shards.layout import (
     make_staging,
     release_staging,
     shard_name,
+    shard_path,
     temp_name,
 )
 from schemas import Document, Rejection, TokenLayout, document_problems, tables
@@ -68,9 +73,9 @@ class ShardInfo:
     n_docs: int
     tar_bytes: int
     n_images_ok: int
-    tar: str          # full path/URL of NAME.tar
-    manifest: str     # NAME.parquet
-    images: str       # NAME.images.parquet
+    tar: str          # full path/URL of shards/NAME.tar
+    manifest: str     # docs/NAME.parquet
+    images: str       # images/NAME.parquet
 
     def to_json(self) -> dict[str, Any]:
         """``{"name", "n_docs", "tar_bytes", "n_images_ok"}``, the ledger's shard entry."""
@@ -154,8 +159,8 @@ def encode_tokens(tokens: Any) -> bytes:
     return buf.getvalue()
 
 
-def _scores(scores: dict[str, float] | None) -> list[tuple[str, float]]:
-    return [(str(k), float(v)) for k, v in (scores or {}).items()]
+def _scores(scores: dict[str, float] | None) -> list[dict[str, Any]]:
+    return [{"name": str(k), "value": float(v)} for k, v in (scores or {}).items()]
 
 
 class _OpenShard:
@@ -163,10 +168,10 @@ class _OpenShard:
 
     def __init__(self, fs, root: str, name: str, partition: str):
         self.fs, self.name, self.partition = fs, name, partition
-        self.final = {ext: join(root, SHARDS, name + ext) for ext in (TAR, MANIFEST, IMAGES)}
+        self.final = {kind: shard_path(root, name, kind) for kind in SHARD_FILES}
         staging = make_staging(fs, root, partition)
         self.temp = {ext: temp_name(path, staging) for ext, path in self.final.items()}
-        self.file = fs.open(self.temp[TAR], "wb")
+        self.file = fs.open(self.temp[SHARDS], "wb")
         self.tar = tarfile.open(fileobj=self.file, mode="w", format=TAR_FORMAT, encoding=TAR_ENCODING)
         self.docs: list[dict[str, Any]] = []
         self.images: list[dict[str, Any]] = []
@@ -216,14 +221,14 @@ class _OpenShard:
         """Close the tar and write both tables, all under their temporary names."""
         self.tar.close()
         self.file.close()
-        self.tar_bytes = self.fs.size(self.temp[TAR])
-        _write_table(self.fs, self.temp[MANIFEST], pa.Table.from_pylist(self.docs, schema=tables.DOCS))
+        self.tar_bytes = self.fs.size(self.temp[SHARDS])
+        _write_table(self.fs, self.temp[DOCS], pa.Table.from_pylist(self.docs, schema=tables.DOCS))
         _write_table(self.fs, self.temp[IMAGES], pa.Table.from_pylist(self.images, schema=tables.IMAGES))
 
     def commit(self) -> None:
         """Rename into place: the tar, then the image table, then the manifest (what listings look for)."""
-        for ext in (TAR, IMAGES, MANIFEST):
-            self.fs.mv(self.temp[ext], self.final[ext])
+        for kind in SHARD_FILES:
+            self.fs.mv(self.temp[kind], self.final[kind])
 
     def discard(self) -> None:
         try:
@@ -240,8 +245,9 @@ class _OpenShard:
 
 
 def _write_table(fs, path: str, table: pa.Table) -> None:
-    with fs.open(path, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
+    with fs.open(path, "wb") as f, pq.ParquetWriter(f, table.schema, compression="zstd") as writer:
+        if table.num_rows:  # an empty table gets no row group at all (see the module docstring)
+            writer.write_table(table)
 
 
 class ShardWriter:
@@ -272,7 +278,8 @@ class ShardWriter:
         self._ids: set[str] = set()
         self._closed = False
         self._result: list[ShardInfo] | None = None
-        self.fs.makedirs(join(self.root, SHARDS), exist_ok=True)
+        for folder in SHARD_FILES:
+            self.fs.makedirs(join(self.root, folder), exist_ok=True)
 
     def write(self, doc: Document) -> None:
         """Append one document (sets ``image.member`` on its images).
@@ -316,7 +323,7 @@ class ShardWriter:
             raise
         release_staging(self.fs, self.root, self.partition)
         self._result = [ShardInfo(s.name, s.partition, len(s.docs), s.tar_bytes, s.n_images_ok,
-                                  s.final[TAR], s.final[MANIFEST], s.final[IMAGES]) for s in self._done]
+                                  s.final[SHARDS], s.final[DOCS], s.final[IMAGES]) for s in self._done]
         return self._result
 
     def abort(self) -> None:
@@ -359,7 +366,7 @@ def write_rejected(out_dir: str, partition: str, rejections: list[Rejection]) ->
             row["partition"] = partition
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=tables.REJECTED)
-    final = join(folder, partition + MANIFEST)
+    final = join(folder, partition + PARQUET)
     staging = make_staging(fs, root, partition)
     temp = temp_name(final, staging)
     try:

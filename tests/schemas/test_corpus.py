@@ -28,7 +28,7 @@ def test_shard_names_and_the_files_of_a_shard():
             check_partition(bad)
     with pytest.raises(ValueError, match="is not a shard name"):
         partition_of("web-abc-3")
-    assert [shard_of(f"p-00001{s}") for s in (".tar", ".parquet", ".images.parquet")] == ["p-00001"] * 3
+    assert [shard_of(f"p-00001{s}") for s in (".tar", ".parquet")] == ["p-00001"] * 2
     assert shard_of("p-00001.json") is None
 
 

@@ -99,7 +99,7 @@ def test_views_and_columns(corpus):
             (res,) = cat.query(f"describe {view}")
             assert [r[0] for r in res.rows] == schema.names
         (docs,) = cat.query("select count(*), count(distinct shard), sum(n_images), sum(n_images_ok) from docs")
-        assert docs.rows == [(10, 4, 11, 9)]  # the *.images.parquet files are not read as manifests
+        assert docs.rows == [(10, 4, 11, 9)]
         (images,) = cat.query("select status, count(*) from images group by 1 order by 1")
         assert images.rows == [("failed", 2), ("ok", 9)]
         (joined,) = cat.query("select count(*) from docs d join images i on i.doc_id = d.id where i.status = 'ok'")
@@ -277,7 +277,7 @@ def rewrite_tar(path: Path, keep=lambda info: True, change=lambda info, data: da
 
 
 def image_member(root: Path, shard: str) -> str:
-    rows = pq.read_table(root / "shards" / f"{shard}.images.parquet").to_pylist()
+    rows = pq.read_table(root / "images" / f"{shard}.parquet").to_pylist()
     return next(r["member"] for r in rows if r["status"] == "ok")
 
 
@@ -292,7 +292,7 @@ def test_validate_catches_a_deleted_member(fresh):
 
 
 def test_validate_catches_a_wrong_offset(fresh):
-    path = fresh / "shards" / "warc-a-00001.parquet"
+    path = fresh / "docs" / "warc-a-00001.parquet"
     table = pq.read_table(path)
     offsets = table.column("offset").to_pylist()
     offsets[1] += 512
@@ -311,12 +311,12 @@ def test_validate_catches_damage_and_disagreement(fresh):
                 change=lambda info, data: (data[:-8] + bytes(b ^ 0xFF for b in data[-8:])
                                            if info.name == member else data))
     # the image table disagrees with the JSON
-    path = fresh / "shards" / "warc-b-00000.images.parquet"
+    path = fresh / "images" / "warc-b-00000.parquet"
     table = pq.read_table(path)
     pq.write_table(table.set_column(table.schema.get_field_index("status"), "status",
                                     pa.array(["ok"] * table.num_rows, pa.string())), path)
     # samples out of manifest order
-    path = fresh / "shards" / "warc-a-00000.parquet"
+    path = fresh / "docs" / "warc-a-00000.parquet"
     pq.write_table(pq.read_table(path).take([1, 0, 2]), path)
     # a tar gone, and a ledger that disagrees
     (fresh / "shards" / "warc-a-00001.tar").unlink()
@@ -327,12 +327,12 @@ def test_validate_catches_damage_and_disagreement(fresh):
     assert f"member {member} does not match its sha256" in problems
     assert "image 1: image table status is 'ok', the shard says 'failed'" in problems
     assert "warc-a-00000: keys are not in manifest order" in problems
-    assert "warc-a-00001: tar warc-a-00001.tar is missing" in problems
+    assert "warc-a-00001: tar shards/warc-a-00001.tar is missing" in problems
     assert "warc-b-00000: ledger says n_docs 99, the shard has 3" in problems
 
 
 def test_validate_catches_invalid_json_and_orphans(fresh):
-    key = pq.read_table(fresh / "shards" / "warc-b-00000.parquet").column("id")[0].as_py()
+    key = pq.read_table(fresh / "docs" / "warc-b-00000.parquet").column("id")[0].as_py()
 
     def break_json(info, data):
         if info.name != f"{key}.json":

@@ -80,13 +80,13 @@ def test_corpus_views_and_files_stay_readable(corpus):
         counts = {v: cat.query(f"select count(*) from {v}")[0].rows[0][0]
                   for v in ("docs", "images", "rejected", "shards", "runs", "ledger")}
         assert counts == {"docs": 10, "images": 11, "rejected": 2, "shards": 4, "runs": 1, "ledger": 2}
-        shard = corpus / "shards" / "warc-a-00000"
-        (res,) = cat.query(f"select count(*) from read_parquet('{shard}.parquet')")
+        (res,) = cat.query(f"select count(*) from read_parquet('{corpus / 'docs' / 'warc-a-00000.parquet'}')")
         assert res.rows == [(3,)]
-        (res,) = cat.query(f"select count(*) from read_parquet('{shard}.images.parquet')")
+        (res,) = cat.query(f"select count(*) from read_parquet('{corpus / 'images' / 'warc-a-00000.parquet'}')")
         assert res.rows == [(4,)]  # documents 0, 1, 2 with 0, 1 + 1 failed, 2 image slots
-        (res,) = cat.query(f"select size from read_blob('{shard}.tar')")
-        assert res.rows == [(os.path.getsize(f"{shard}.tar"),)]
+        tar = corpus / "shards" / "warc-a-00000.tar"
+        (res,) = cat.query(f"select size from read_blob('{tar}')")
+        assert res.rows == [(os.path.getsize(tar),)]
         (res,) = cat.query(f"select n_docs from read_json('{corpus / 'ledger' / 'warc-a.json'}')")
         assert res.rows == [(7,)]
         (res,) = cat.query(f"select count(*) from read_parquet('{corpus / 'rejected' / 'warc-a.parquet'}')")
@@ -153,14 +153,14 @@ def test_s3_corpus_reads_only_its_own_objects(corpus, s3):
     s3.mkdir("corpora")
     s3.put(str(corpus), "corpora/c", recursive=True)
     s3.put(str(corpus.parent / "other.parquet"), "corpora/other.parquet")
-    s3.put(str(corpus.parent / "other.parquet"), "corpora/c2/shards/x.parquet")  # shares the prefix "c"
+    s3.put(str(corpus.parent / "other.parquet"), "corpora/c2/docs/x.parquet")  # shares the prefix "c"
     with Catalog("s3://corpora/c") as cat:
         assert cat.query("select count(*) from docs")[0].rows == [(10,)]
         assert cat.query("select count(*) from shards where committed")[0].rows == [(4,)]
-        (res,) = cat.query("select count(*) from read_parquet('s3://corpora/c/shards/warc-b-00000.parquet')")
+        (res,) = cat.query("select count(*) from read_parquet('s3://corpora/c/docs/warc-b-00000.parquet')")
         assert res.rows == [(3,)]
         for sql in ("select * from read_parquet('s3://corpora/other.parquet')",
-                    "select * from read_parquet('s3://corpora/c2/shards/x.parquet')",
+                    "select * from read_parquet('s3://corpora/c2/docs/x.parquet')",
                     "select * from glob('s3://corpora/*')", "select * from read_csv('/etc/passwd')"):
             with pytest.raises(AccessError, match=REFUSED):
                 cat.query(sql)

@@ -173,11 +173,13 @@ def test_dedup_in_place_finds_every_kind(corpus: Path):
 
 
 def test_dedup_to_out_leaves_the_source_alone(corpus: Path, tmp_path: Path):
-    shards_before = {p.name: p.read_bytes() for p in (corpus / "shards").iterdir()}
+    shards_before = {p.relative_to(corpus): p.read_bytes() for folder in ("shards", "docs", "images")
+                     for p in (corpus / folder).iterdir()}
     out = tmp_path / "out"
     config = DedupConfig(paragraphs=False, documents=False, urls=False, maxcount=2)
     result = run_dedup(str(corpus), config, out=str(out), executor="local")
-    assert {p.name: p.read_bytes() for p in (corpus / "shards").iterdir()} == shards_before
+    assert {p.relative_to(corpus): p.read_bytes() for folder in ("shards", "docs", "images")
+            for p in (corpus / folder).iterdir()} == shards_before
     assert validate_corpus(str(out)) == []
     rows = dedup_rows(out)
     assert {r["reason"] for r in rows} == {"duplicate_image_sha256", "near_duplicate_image"}

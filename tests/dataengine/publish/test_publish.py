@@ -120,7 +120,7 @@ def test_publish_by_tokens_writes_a_valid_balanced_corpus(tokenized, tmp_path):
     assert plan["fingerprint"] == result.fingerprint and plan["source"] == corpus
 
     # validate checks the per-modality counts against the tokens, using the recorded layout
-    manifest = tmp_path / "final" / "shards" / f"{names[0]}.parquet"
+    manifest = tmp_path / "final" / "docs" / f"{names[0]}.parquet"
     table = pq.read_table(manifest)
     counts = table.column("n_image_tokens").to_pylist()
     counts[0] += 1

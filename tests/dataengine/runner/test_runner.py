@@ -46,9 +46,8 @@ def sample_web(tmp_path_factory):
 
 def manifest_ids(corpus: Path) -> list[str]:
     ids = []
-    for path in sorted((corpus / "shards").glob("*.parquet")):
-        if not path.name.endswith(".images.parquet"):
-            ids += pq.read_table(path, columns=["id"]).column("id").to_pylist()
+    for path in sorted((corpus / "docs").glob("*.parquet")):
+        ids += pq.read_table(path, columns=["id"]).column("id").to_pylist()
     return ids
 
 
@@ -217,7 +216,7 @@ def test_a_commit_lists_no_folder_that_grows_with_the_corpus(tmp_path):
     (tmp_path / "c" / ".staging" / "part-020" / "part-020-00000.tar.tmp-0").write_bytes(b"partial")
     ListingRecorder.listed.clear()
     commit("part-020")
-    grows = [p for p in ListingRecorder.listed if p.rstrip("/").rsplit("/", 1)[-1] in ("shards", "ledger", "rejected")]
+    grows = [p for p in ListingRecorder.listed if p.rstrip("/").rsplit("/", 1)[-1] in ("shards", "docs", "images", "ledger", "rejected")]
     assert grows == [], f"a commit listed {grows}"
     assert not (tmp_path / "c" / ".staging").exists()
     assert len(Ledger(str(tmp_path / "c")).committed()) == 21

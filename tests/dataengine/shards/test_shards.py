@@ -167,7 +167,7 @@ def test_manifest_rows(corpus):
         assert row["image_bytes"] == sum(len(im.data) for im in ok)
         assert row["n_tokens"] == (None if doc.tokens is None else len(doc.tokens))
         assert row["n_text_tokens"] is None and row["n_image_tokens"] is None  # no layout given
-        assert dict(row["scores"]) == doc.scores
+        assert {s["name"]: s["value"] for s in row["scores"]} == doc.scores  # {name, value} entries, no map type
         assert (row["source_kind"], row["source_uri"], row["language"]) == ("crawl", "tests", "en")
     # offsets: contiguous, each sample ends where the next begins
     assert rows[0]["offset"] == 0
@@ -251,7 +251,7 @@ def test_rerun_writes_identical_bytes(tmp_path, photos):
     write(b, mixed_docs(photos), maxcount=4)
     write_rejected(str(a), "web-part", [Rejection("x", "u", "text", "s", "r")])
     write_rejected(str(b), "web-part", [Rejection("x", "u", "text", "s", "r")])
-    for folder in ("shards", "rejected"):
+    for folder in ("shards", "docs", "images", "rejected"):
         names = sorted(os.listdir(a / folder))
         assert names == sorted(os.listdir(b / folder)) and names
         for name in names:
@@ -264,16 +264,16 @@ def test_temporary_names_never_visible(tmp_path, photos):
     writer = ShardWriter(str(tmp_path), "web-part", maxcount=2)
     for doc in mixed_docs(photos, 5):
         writer.write(doc)
-    assert os.listdir(tmp_path / "shards") == []  # everything in progress is in the partition's staging folder
+    for folder in ("shards", "docs", "images"):  # everything in progress is in the partition's staging folder
+        assert os.listdir(tmp_path / folder) == []
     staged = os.listdir(tmp_path / ".staging" / "web-part")
     assert staged and all(TMP_MARK in n for n in staged)
     assert list_shards(str(tmp_path)) == []
     writer.close()
-    names = sorted(os.listdir(tmp_path / "shards"))
-    assert not [n for n in names if n.startswith(".") or TMP_MARK in n]
+    names = sorted(f"{folder}/{n}" for folder in ("shards", "docs", "images") for n in os.listdir(tmp_path / folder))
     assert not (tmp_path / ".staging").exists()  # released once empty
-    assert names == sorted(f"web-part-{k:05d}{ext}" for k in range(3)
-                           for ext in (".tar", ".parquet", ".images.parquet"))
+    assert names == sorted(f"{folder}/web-part-{k:05d}{ext}" for k in range(3)
+                           for folder, ext in (("shards", ".tar"), ("docs", ".parquet"), ("images", ".parquet")))
     assert writer.close() == writer.close()  # idempotent
 
 
@@ -283,7 +283,7 @@ def test_failure_inside_with_leaves_nothing(tmp_path, photos):
             for doc in mixed_docs(photos, 5):
                 writer.write(doc)
             raise RuntimeError("stage blew up")
-    assert os.listdir(tmp_path / "shards") == []
+    assert [os.listdir(tmp_path / folder) for folder in ("shards", "docs", "images")] == [[], [], []]
     assert not (tmp_path / ".staging").exists()
 
 
@@ -409,13 +409,13 @@ def test_read_by_hf_datasets(corpus, tmp_path):
 
 def test_read_manifests_with_duckdb(corpus):
     out, docs, _ = corpus
-    manifests = [f"{out}/shards/{n}.parquet" for n in list_shards(str(out))]
+    manifests = [f"{out}/docs/{n}.parquet" for n in list_shards(str(out))]
     con = duckdb.connect()
     got = con.execute("select id, n_images_ok, image_bytes from read_parquet(?) order by shard, \"offset\"",
                       [manifests]).fetchall()
     assert got == [(d.id, sum(im.status == "ok" for im in d.images),
                     sum(len(im.data) for im in d.images if im.status == "ok")) for d in docs]
-    n = con.execute(f"select count(*) from read_parquet('{out}/shards/*.images.parquet')").fetchone()[0]
+    n = con.execute(f"select count(*) from read_parquet('{out}/images/*.parquet')").fetchone()[0]
     assert n == sum(len(d.images) for d in docs)
 
 
