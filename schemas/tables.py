@@ -4,6 +4,9 @@
 - ``images/NAME.parquet``: one row per image slot of those documents.
 - ``rejected/PARTITION.parquet``: everything the stages removed (see ``Rejection``).
 
+``DOCUMENT_ROWS`` is not a file: it is the row of ``dataengine.shards.read_documents``, a corpus
+as a Ray Data dataset of whole documents.
+
 Only types that every stock reader maps (pyarrow, DuckDB, Ray Data, HF ``datasets``, pandas):
 ``scores`` is a list of ``{name, value}`` entries rather than an Arrow map, which ``datasets``
 has no feature type for. The catalog shows it as a DuckDB ``MAP`` (``scores['clip']``).
@@ -71,4 +74,13 @@ REJECTED = pa.schema([
     ("image_index", pa.int32()),
     ("detail", pa.string()),
     ("partition", pa.string()),
+])
+
+DOCUMENT_ROWS = pa.schema([
+    ("id", pa.string()),
+    ("url", pa.string()),
+    ("shard", pa.string()),
+    ("document", pa.string()),         # the document's JSON, as KEY.json holds it
+    ("images", pa.list_(pa.binary())),  # one entry per image slot, null where the slot holds no bytes
+    ("tokens", pa.list_(pa.int32())),  # null until tokenized
 ])

@@ -26,6 +26,8 @@ from typing import Any
 
 import fsspec
 
+from dataengine.shards.hf import write_dataset_card
+
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 600.0  # twenty missed heartbeats
 
@@ -104,7 +106,9 @@ class RunRecord:
     def running(self) -> Iterator[RunRecord]:
         """Mark dead earlier runs interrupted, save, beat while the block runs, then finish.
 
-        The record ends ``completed``, or ``failed`` with the exception (which propagates).
+        The record ends ``completed``, or ``failed`` with the exception (which propagates). Either
+        way the output's dataset card (``README.md``) is rewritten for the partitions committed so
+        far; after a failure that is best-effort, so the run's own exception is the one raised.
         """
         mark_interrupted(self.output)
         self.save()
@@ -126,9 +130,14 @@ class RunRecord:
             thread.join()
             self.finish("failed", f"{type(exc).__name__}: {exc}")
             self.save()
+            try:
+                write_dataset_card(self.output)
+            except Exception:  # noqa: S110 - the run's exception matters more than its card
+                pass
             raise
         stop.set()
         thread.join()
+        write_dataset_card(self.output)
         self.finish("completed")
         self.save()
 

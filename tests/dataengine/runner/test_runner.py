@@ -81,6 +81,13 @@ def test_sample_web_run_and_rerun(ray_session, sample_web, tmp_path):
         for img in doc.images:
             assert (img.status == "ok") == (img.data is not None)
 
+    # the run wrote the dataset card: Hugging Face datasets opens the corpus as it is
+    import datasets
+
+    ds = datasets.load_dataset(str(corpus), split="train", cache_dir=str(tmp_path / "hf"))
+    assert sorted(ds["__key__"]) == sorted(d.id for d in docs)
+    assert sum(v is not None for f in ds.features if f[0].isdigit() for v in ds[f]) == n_ok
+
     again = run_pipeline(config, str(corpus))
     assert again.partitions_done == 0 and again.partitions_skipped == result.partitions_total
     assert sorted(manifest_ids(corpus)) == sorted(d.id for d in docs)
@@ -216,7 +223,8 @@ def test_a_commit_lists_no_folder_that_grows_with_the_corpus(tmp_path):
     (tmp_path / "c" / ".staging" / "part-020" / "part-020-00000.tar.tmp-0").write_bytes(b"partial")
     ListingRecorder.listed.clear()
     commit("part-020")
-    grows = [p for p in ListingRecorder.listed if p.rstrip("/").rsplit("/", 1)[-1] in ("shards", "docs", "images", "ledger", "rejected")]
+    folders = ("shards", "docs", "images", "ledger", "rejected")
+    grows = [p for p in ListingRecorder.listed if p.rstrip("/").rsplit("/", 1)[-1] in folders]
     assert grows == [], f"a commit listed {grows}"
     assert not (tmp_path / "c" / ".staging").exists()
     assert len(Ledger(str(tmp_path / "c")).committed()) == 21

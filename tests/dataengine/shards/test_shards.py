@@ -1,12 +1,11 @@
-"""Shard IO: the writer's tars and manifests, read back by our reader and by the readers users have:
-``webdataset``, ``ray.data.read_webdataset``, Hugging Face ``datasets`` and DuckDB."""
+"""Shard IO: the writer's tars and manifests, read back by our reader (the stock readers are in
+``test_stock_readers``)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import math
 import os
 import tarfile
 
@@ -15,12 +14,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from shard_documents import encode, expected_members, make_doc, mixed_docs, write
 from skimage import data as skdata
 
 from dataengine.shards import (
     ShardReader,
     ShardWriter,
-    hf_features,
     iter_corpus,
     list_shards,
     shard_urls,
@@ -39,87 +38,6 @@ from schemas import (
     tables,
     validate_document,
 )
-
-FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
-
-
-def encode(array: np.ndarray, fmt: str, size: int = 96) -> bytes:
-    """Real image bytes: a scikit-image photo, shrunk, in ``fmt``."""
-    image = Image.fromarray(array).convert("RGB")
-    image.thumbnail((size, size))
-    buf = io.BytesIO()
-    image.save(buf, format=FORMATS[fmt])
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def photos() -> list[bytes]:
-    arrays = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket(), skdata.camera()]
-    return [encode(a, fmt) for a, fmt in zip(arrays, ["jpeg", "png", "webp", "jpeg", "png"])] + \
-        [encode(skdata.coffee(), "gif")]
-
-
-def make_doc(i: int, photos: list[bytes], n_images: int = 1, failed: int = 0, tokens: bool = False,
-             source: str = "crawl") -> Document:
-    """Document ``i`` with text, ``n_images`` ok images (cycling through real photos), ``failed`` failed slots."""
-    url = f"https://example.org/page/{i}"
-    doc = Document(id=document_id(url, "tests"), url=url, source=SourceRef(source, "tests", offset=i),
-                   language="en", title=f"Page {i}", scores={"quality": 0.5 + i / 100})
-    doc.segments.append(Segment.of_text(f"Paragraph one of page {i}.", "p"))
-    for k in range(n_images + failed):
-        if k < n_images:
-            data = photos[(i + k) % len(photos)]
-            fmt = Image.open(io.BytesIO(data)).format.lower()
-            img = Image.open(io.BytesIO(data))
-            doc.images.append(ImageRecord(index=k, url=f"{url}/img{k}", alt=f"photo {k}", width=img.width,
-                                          height=img.height, format=fmt,
-                                          sha256=hashlib.sha256(data).hexdigest(), scores={"clip": 0.25},
-                                          status="ok", data=data))
-        else:
-            doc.images.append(ImageRecord(index=k, url=f"{url}/broken{k}", status="failed", error="http 404"))
-        doc.segments.append(Segment.of_image(k))
-        doc.segments.append(Segment.of_text(f"After image {k}.", "p"))
-    if tokens:
-        doc.tokens = np.arange(5 + i, dtype=np.int32)
-    return doc
-
-
-def mixed_docs(photos: list[bytes], n: int = 12) -> list[Document]:
-    """Documents whose member sets differ: 0..3 images, jpg/png/webp/gif, failed slots, some with tokens."""
-    return [make_doc(i, photos, n_images=i % 4, failed=1 if i % 5 == 0 else 0, tokens=i % 3 == 0)
-            for i in range(n)]
-
-
-def expected_members(doc: Document) -> dict[str, bytes]:
-    """What the sample of ``doc`` must hold, member name -> bytes (after the writer set the members)."""
-    out = {f"{doc.id}.json": json.dumps(doc.to_json(), ensure_ascii=False, separators=(",", ":")).encode()}
-    for image in doc.images:
-        if image.status == "ok":
-            out[image.member] = image.data
-    if doc.tokens is not None:
-        buf = io.BytesIO()
-        np.save(buf, doc.tokens.astype("<i4"))
-        out[f"{doc.id}.tokens.npy"] = buf.getvalue()
-    return out
-
-
-def write(out: str, docs: list[Document], partition: str = "web-part", **kw) -> list:
-    with ShardWriter(str(out), partition, **kw) as writer:
-        for doc in docs:
-            writer.write(doc)
-    return writer.close()
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, photos):
-    """A corpus of 12 mixed documents in shards of 5, and the documents."""
-    out = tmp_path_factory.mktemp("corpus")
-    docs = mixed_docs(photos)
-    infos = write(out, docs, maxcount=5)
-    write_rejected(str(out), "web-part", [Rejection("x1", "https://example.org/x1", "document", "filter",
-                                                    "too_short", 3.0, 50.0)])
-    return out, docs, infos
-
 
 # ---------------------------------------------------------------- writer and our reader
 
@@ -336,87 +254,6 @@ def test_memory_filesystem(photos):
     reader = ShardReader(shard_urls(url)[1])
     assert reader.get(docs[5].id).to_json() == docs[5].to_json()
     assert not [p for p in fs.find("/dataengine-test-corpus") if TMP_MARK in p]
-
-
-# ---------------------------------------------------------------- the readers users have
-
-
-def written_samples(docs: list[Document]) -> list[tuple[str, dict[str, bytes]]]:
-    return [(d.id, {name.split(".", 1)[1]: data for name, data in expected_members(d).items()}) for d in docs]
-
-
-def test_read_by_webdataset(corpus):
-    import webdataset as wds
-
-    out, docs, _ = corpus
-    got = []
-    for sample in wds.WebDataset(shard_urls(str(out)), shardshuffle=False, empty_check=False):
-        members = {k: v for k, v in sample.items() if not k.startswith("__")}
-        got.append((sample["__key__"], members))
-    assert got == written_samples(docs)
-
-
-def test_read_by_ray_data(corpus, ray_session):
-    import ray.data
-
-    out, docs, _ = corpus
-    ds = ray.data.read_webdataset(shard_urls(str(out)), decoder=None, override_num_blocks=3)
-    rows = {}
-    for row in ds.iter_rows():
-        # absent members come back as NaN/None: keep only the members the sample has
-        rows[row["__key__"]] = {k: v for k, v in row.items() if not k.startswith("__") and isinstance(v, bytes)}
-    assert sorted(rows.items()) == sorted(written_samples(docs))
-
-
-def same_json(a, b) -> bool:
-    """Equal JSON values, floats compared to 1e-9 (what survives datasets' Json() feature)."""
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, abs_tol=1e-9)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
-    return a == b and type(a) is type(b)
-
-
-def test_read_by_hf_datasets(corpus, tmp_path):
-    import datasets
-
-    out, docs, _ = corpus
-    features = hf_features(str(out))
-    assert {"json", "0.jpg", "0.png", "1.webp", "2.png", "tokens.npy", "__key__"} <= set(features)
-    ds = datasets.load_dataset("webdataset", data_files=shard_urls(str(out)), split="train", features=features,
-                               cache_dir=str(tmp_path / "hf"))
-    assert ds.num_rows == len(docs)
-    raw = ds.with_format("arrow")
-    images = ds.cast_column("0.jpg", datasets.Image(decode=False))
-    for i, doc in enumerate(docs):
-        row = ds[i]
-        assert row["__key__"] == doc.id
-        # the whole document JSON, every field; floats only to 10 decimal places (datasets' Json()
-        # writes with pandas' ujson, double_precision=10)
-        assert same_json(json.loads(raw[i].column("json")[0].as_py()), doc.to_json())
-        assert same_json(row["json"], doc.to_json())
-        present = {k for k, v in row.items() if v is not None and k not in ("json", "tokens.npy", "__key__", "__url__")}
-        assert present == {im.member.split(".", 1)[1] for im in doc.images if im.status == "ok"}
-        for im in doc.images:
-            if im.status == "ok":
-                assert row[im.member.split(".", 1)[1]].size == (im.width, im.height)  # decoded PIL image
-        if "0.jpg" in present:
-            assert images[i]["0.jpg"]["bytes"] == doc.images[0].data
-        assert row["tokens.npy"] == (None if doc.tokens is None else doc.tokens.tolist())
-
-
-def test_read_manifests_with_duckdb(corpus):
-    out, docs, _ = corpus
-    manifests = [f"{out}/docs/{n}.parquet" for n in list_shards(str(out))]
-    con = duckdb.connect()
-    got = con.execute("select id, n_images_ok, image_bytes from read_parquet(?) order by shard, \"offset\"",
-                      [manifests]).fetchall()
-    assert got == [(d.id, sum(im.status == "ok" for im in d.images),
-                    sum(len(im.data) for im in d.images if im.status == "ok")) for d in docs]
-    n = con.execute(f"select count(*) from read_parquet('{out}/images/*.parquet')").fetchone()[0]
-    assert n == sum(len(d.images) for d in docs)
 
 
 # ---------------------------------------------------------------- a real WebDataset shard
