@@ -11,7 +11,7 @@ import fsspec
 from dataengine.errors import ConfigError, CorpusError, UsageError
 from dataengine.runner.config import parse_pipeline
 from dataengine.shards import iter_corpus, list_shards
-from dataengine.sources.obelics import export_obelics
+from dataengine.sources.obelics_export import export_obelics
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -19,13 +19,22 @@ def _export(args: argparse.Namespace) -> int:
         list_shards(args.corpus)  # a missing corpus fails here, before the output is created
     except CorpusError as exc:
         raise UsageError(str(exc)) from None
+    if args.image_bytes and args.keep_failed_images:
+        raise UsageError("--keep-failed-images needs image URLs: --image-bytes writes stored images only")
     with fsspec.open(args.out, "wb") as out:
-        summary = export_obelics(iter_corpus(args.corpus), out)
-    print(f"{args.out}: {summary.documents} documents, {summary.segments} segments, {summary.images} images")
-    if summary.images_without_url:
-        print(f"left out: {summary.images_without_url} image segments without a URL (the OBELICS layout "
-              "holds image URLs only)", file=sys.stderr)
+        summary = export_obelics(iter_corpus(args.corpus), out, image_bytes=args.image_bytes,
+                                 keep_failed=args.keep_failed_images)
+    what = "images with their bytes" if args.image_bytes else "image URLs"
+    print(f"{args.out}: {summary.documents} documents, {summary.segments} segments, {summary.images} {what}")
+    if summary.left_out:
+        reasons = ", ".join(f"{n} {_LEFT_OUT[reason]}" for reason, n in sorted(summary.left_out.items()))
+        print(f"left out: {reasons}", file=sys.stderr)
     return 0
+
+
+_LEFT_OUT = {"failed": "failed or opted-out images (--keep-failed-images keeps their URLs)",
+             "not_fetched": "images never fetched (no bytes to write)",
+             "no_url": "images without a URL (the URL layout cannot hold them)"}
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -55,10 +64,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "'texts' lists with one of the two set at each position, plus JSON metadata.")
     commands = p.add_subparsers(dest="obelics_command", metavar="ACTION", required=True)
     e = commands.add_parser("export", help="write a corpus's documents to one OBELICS parquet file",
-                            description="Write every document of CORPUS, shard by shard, as one row of OUT. Image "
-                                        "segments without a URL cannot be written and are counted on stderr.")
+                            description="Write every document of CORPUS, shard by shard, as one row of OUT. Images "
+                                        "that failed or were opted out are left out unless --keep-failed-images; "
+                                        "images without a URL cannot be written. What is left out is counted on "
+                                        "stderr.")
     e.add_argument("corpus", help="corpus directory or URL")
     e.add_argument("out", help="output parquet file (local path or s3://...)")
+    e.add_argument("--image-bytes", action="store_true",
+                   help="write the stored images themselves as Hugging Face Image values (datasets' "
+                        "load_dataset('parquet') decodes them) instead of their URLs")
+    e.add_argument("--keep-failed-images", action="store_true",
+                   help="keep the URLs of failed and opted-out images, with their status and error in the metadata")
     e.set_defaults(func=_export)
     i = commands.add_parser("import", help="read OBELICS parquet files into a corpus (a pipeline run)",
                             description="Run a pipeline whose source is the OBELICS files: each row becomes a "

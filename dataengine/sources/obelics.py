@@ -1,4 +1,4 @@
-"""The OBELICS parquet layout: import as a source, export a corpus to it.
+"""The OBELICS parquet layout, and its import as a source.
 
 OBELICS (HuggingFaceM4/OBELICS) stores one web document per row in four columns:
 
@@ -14,12 +14,7 @@ list position, images ``pending`` (OBELICS holds URLs, not bytes) with their alt
 Partitions are fixed-size chunks of rows. A row that breaks the layout is a ``rejected``
 row naming the file, the row and the problem.
 
-Export (``export_obelics``): each document becomes a row, one position per segment. The
-document's id, title and language, and each image's sha256, size and status ride along in
-the metadata JSON (extra keys, which OBELICS readers ignore), so that an export read back
-by the import gives the same segments, image URLs, alt texts, titles and languages. The
-layout has no place for an image without a URL (a decoded ``data:`` URI, an image that came
-with its bytes only): such segments are left out and counted.
+Export, the other way: ``dataengine.sources.obelics_export``.
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dataengine.errors import ConfigError
 from dataengine.sources.base import Partition, Source
@@ -136,65 +130,3 @@ def row_document(row: dict[str, Any], uri: str, i: int) -> Document | Rejection:
         return Rejection(doc_id, url, "document", STAGE, "empty_document", detail=f"{uri} row {i}")
     return Document(id=doc_id, url=url, source=SourceRef("hf", uri, i), segments=segments, images=records,
                     title=general.get("title"), language=general.get("language"))
-
-
-def document_row(doc: Document) -> tuple[dict[str, Any], int]:
-    """One document as an OBELICS row, and how many image segments had no URL and were left out."""
-    images: list[str | None] = []
-    texts: list[str | None] = []
-    metadata: list[dict[str, Any] | None] = []
-    left_out = 0
-    for seg in doc.segments:
-        if seg.kind == "text":
-            images.append(None)
-            texts.append(seg.text or "")
-            metadata.append(None)
-            continue
-        image = doc.images[seg.image]
-        if not image.url or image.url.startswith("data:"):
-            left_out += 1
-            continue
-        meta = {"document_url": doc.url, "src": image.url, "alt_text": image.alt, "title": image.title,
-                "original_width": image.width, "original_height": image.height, "format": image.format,
-                "sha256": image.sha256, "status": image.status, "error": image.error}
-        images.append(image.url)
-        texts.append(None)
-        metadata.append({k: v for k, v in meta.items() if v is not None})
-    general = {"url": doc.url, "id": doc.id, "title": doc.title, "language": doc.language}
-    if doc.source.kind == "warc":
-        general.update(warc_filename=doc.source.uri, warc_record_offset=doc.source.offset,
-                       warc_record_length=doc.source.length)
-    row = {"images": images, "metadata": json.dumps(metadata, ensure_ascii=False),
-           "general_metadata": json.dumps({k: v for k, v in general.items() if v is not None}, ensure_ascii=False),
-           "texts": texts}
-    return row, left_out
-
-
-@dataclass
-class ExportSummary:
-    """What ``export_obelics`` wrote."""
-
-    documents: int = 0
-    segments: int = 0
-    images: int = 0
-    images_without_url: int = 0  # image segments the layout cannot hold, left out
-
-
-def export_obelics(docs: Iterator[Document], out, batch_rows: int = 1000) -> ExportSummary:
-    """Write ``docs`` to the open binary file ``out`` as OBELICS parquet, ``batch_rows`` rows per row group."""
-    summary = ExportSummary()
-    with pq.ParquetWriter(out, SCHEMA) as writer:
-        batch: list[dict[str, Any]] = []
-        for doc in docs:
-            row, left_out = document_row(doc)
-            batch.append(row)
-            summary.documents += 1
-            summary.segments += len(row["texts"])
-            summary.images += sum(1 for x in row["images"] if x is not None)
-            summary.images_without_url += left_out
-            if len(batch) >= batch_rows:
-                writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
-                batch = []
-        if batch or not summary.documents:
-            writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
-    return summary
