@@ -9,4 +9,4 @@ fi
 pipeline=$1; output=$2; shift 2
 cd "$(dirname "$0")/.."
 exec ray job submit --runtime-env jobs/runtime_env.yaml -- \
-  dataengine run "$pipeline" --output "$output" --address auto "$@"
+  python -m dataengine run "$pipeline" --output "$output" --address auto "$@"
