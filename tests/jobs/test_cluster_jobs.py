@@ -1,7 +1,8 @@
 """Cluster jobs as ``jobs/README.md`` documents them, on a real multi-node Ray on loopback
 (``tests/ray_cluster.py``): ``jobs/submit.sh`` runs a pipeline through ``ray job submit`` with
-``jobs/runtime_env.yaml``; a worker node whose raylet is SIGKILLed mid-run leaves a corpus that
-is complete and has no document twice; the trainer's Ray Train launcher runs as a job too."""
+``jobs/runtime_env.yaml``; the trainer's Ray Train launcher runs as a job too, one rank per
+worker; a worker node whose raylet is SIGKILLed mid-run leaves a corpus that is complete and has
+no document twice (that test comes last: the cluster has one node less after it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from ray_cluster import LoopbackCluster, loopback_only
 from repo_paths import REPO
+from trainer_corpus import TINY, scene_corpus
 
 from dataengine.catalog.validate import validate_corpus
 from dataengine.sampleweb.generate import SampleWebConfig, generate_site
@@ -66,6 +68,32 @@ def test_submit_sh_runs_a_pipeline_on_the_cluster(submitted, cluster):
     assert len(ids) > 10 and len(ids) == len(set(ids))
     assert (corpus / "README.md").is_file()  # the dataset card
     assert cluster.alive_nodes() == 3
+
+
+def test_trainer_runs_as_ray_train_workers_of_a_job(cluster, tmp_path):
+    import json
+
+    import torch
+
+    from trainer.train.checkpoint import latest_checkpoint, load_trained
+    from trainer.vq.model import VQConfig, VQModel
+    from trainer.vq.tokenizer import ImageTokenizer
+
+    torch.manual_seed(0)
+    ImageTokenizer(VQModel(VQConfig(codebook_size=64, channels=16))).save(tmp_path / "vq.pt")
+    scene_corpus(tmp_path / "c", 12, n_shards=2)
+    sets = [x for k, v in {**TINY, "train.ckpt_every": 2}.items() for x in ("--set", f"{k}={v}")]
+    done = cluster.submit("python", "-m", "trainer.cli", "train", "trainer/configs/tiny.yaml", "--data",
+                          str(tmp_path / "c"), "--out", str(tmp_path / "run"), "--vq", str(tmp_path / "vq.pt"),
+                          "--max-steps", "2", "--ray-workers", "2", "--quiet", *sets)
+    assert done.returncode == 0 and "succeeded" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    ckpt = latest_checkpoint(tmp_path / "run")
+    assert ckpt.name == "step_000002"
+    assert (ckpt / "loader_rank0.pt").exists() and (ckpt / "loader_rank1.pt").exists()  # two ranks trained
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    model, vocab, _ = load_trained(tmp_path / "run")
+    assert model.vocab_size == vocab.layout.vocab_size
 
 
 def test_a_worker_node_killed_mid_run_leaves_a_complete_corpus(submitted, cluster, sample_web, tmp_path):

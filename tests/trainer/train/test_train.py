@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from trainer_corpus import TINY, make_document, scene_corpus, text_corpus, write_shards
 
 from schemas.token_layout import TokenLayout
@@ -80,23 +79,6 @@ def test_torchrun_two_cpu_ranks_train_and_checkpoint_each_loader(tmp_path, untra
     assert (ckpt / "loader_rank0.pt").exists() and (ckpt / "loader_rank1.pt").exists()
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
-
-
-@pytest.mark.slow
-def test_ray_train_two_workers_train_like_torchrun(tmp_path, untrained_vq, ray_session):
-    from trainer.train.ray_launcher import train_on_ray
-
-    scene_corpus(tmp_path / "c", 12, n_shards=2)
-    overrides = {**TINY, "train.ckpt_every": 2}
-    train_on_ray("trainer/configs/tiny.yaml", [str(tmp_path / "c")], str(tmp_path / "run"), num_workers=2,
-                 use_gpu=False, vq=str(untrained_vq), max_steps=2, overrides=overrides)
-    ckpt = latest_checkpoint(tmp_path / "run")
-    assert ckpt.name == "step_000002"
-    assert (ckpt / "loader_rank0.pt").exists() and (ckpt / "loader_rank1.pt").exists()
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2]
-    model, vocab, _ = load_trained(tmp_path / "run")
-    assert model.vocab_size == vocab.layout.vocab_size
 
 
 def test_tokens_without_their_layout_or_past_it_are_one_line_errors(tmp_path, untrained_vq, capsys):
