@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -75,6 +76,9 @@ class LoopbackCluster:
                     CLUSTER_VAR: self.id}
         self.env.pop("RAY_ADDRESS", None)
         self.env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # set for the session's local Ray only
+        # The session's local ray.init() turned token authentication on in this process's environment;
+        # this cluster is started from a shell, as a user starts one, where it is off unless asked for.
+        self.env["RAY_AUTH_MODE"] = "disabled"
 
     @property
     def address(self) -> str:
@@ -87,7 +91,12 @@ class LoopbackCluster:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
     def _ray(self, *args: str, node: str = "head") -> None:
-        done = subprocess.run([str(BIN / "ray"), *args], env={**self.env, NODE_VAR: node}, capture_output=True,
+        # Each node's agents get ports of their own: the defaults (52365...) clash with the other
+        # nodes' on one machine, and with the test session's own local Ray.
+        ports = [x for option in ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+                                  "--metrics-export-port", "--runtime-env-agent-port")
+                 for x in (option, str(_free_port()))]
+        done = subprocess.run([str(BIN / "ray"), *args, *ports], env={**self.env, NODE_VAR: node}, capture_output=True,
                               text=True, timeout=180)
         if done.returncode != 0:
             raise RuntimeError(f"ray {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
@@ -103,7 +112,21 @@ class LoopbackCluster:
             self._ray("start", "--address", self.address, "--num-cpus", str(cpus),
                       "--resources", json.dumps({name: 1}), *common, node=name)
         self.wait_for_nodes(1 + len(self.nodes))
+        self._wait_for_job_server()
         return self
+
+    def _wait_for_job_server(self, timeout: float = 90) -> None:
+        # The dashboard answers before the head's agent that runs jobs has registered ("No available
+        # agent to submit job, please try again later"): submit a job that does nothing until one is taken.
+        deadline = time.monotonic() + timeout
+        while True:
+            done = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", self.dashboard, "--no-wait",
+                                   "--", "true"], env=self.env, capture_output=True, text=True, timeout=60)
+            if done.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the job server at {self.dashboard} takes no job: {done.stderr[-1000:]}")
+            time.sleep(1)
 
     def alive_nodes(self) -> int:
         """How many nodes the cluster counts alive (``ray list nodes``)."""
@@ -161,8 +184,18 @@ class LoopbackCluster:
                 "jobs/runtime_env.yaml", *([] if wait else ["--no-wait"]), "--", *entrypoint]
         return subprocess.run(args, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
 
-    def job_status(self, job_id: str) -> str:
-        """``SUCCEEDED``, ``FAILED``, ``RUNNING``... as Ray's job server says."""
-        from ray.job_submission import JobSubmissionClient
+    def stop_job(self, job_id: str, timeout: float = 60) -> None:
+        """``ray job stop``, then wait until the job says it ended."""
+        subprocess.run([str(BIN / "ray"), "job", "stop", "--address", self.dashboard, "--no-wait", job_id],
+                       env=self.env, capture_output=True, text=True, timeout=60)
+        deadline = time.monotonic() + timeout
+        while self.job_status(job_id) in ("RUNNING", "PENDING") and time.monotonic() < deadline:
+            time.sleep(1)
 
-        return str(JobSubmissionClient(self.dashboard).get_job_status(job_id).value)
+    def job_status(self, job_id: str) -> str:
+        """``SUCCEEDED``, ``FAILED``, ``RUNNING``... as ``ray job status`` says (``UNKNOWN`` if it says nothing)."""
+        done = subprocess.run([str(BIN / "ray"), "job", "status", "--address", self.dashboard, job_id],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # the CLI colours the status
+        found = re.search(r"Status for job '[^']*': (?:JobStatus\.)?([A-Z]+)", text)
+        return found.group(1) if found else "UNKNOWN"
