@@ -24,6 +24,18 @@ def fixtures() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_web_server(tmp_path_factory):
+    """The sample web (30 pages, seed 1) served over loopback HTTP for the whole session."""
+    from dataengine.sampleweb.generate import SampleWebConfig, generate_site
+    from dataengine.sampleweb.server import SampleWebServer
+
+    site = tmp_path_factory.mktemp("site")
+    generate_site(site, SampleWebConfig(pages=30, seed=1))
+    with SampleWebServer(site) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     """One local Ray for the whole test session (2 CPUs, loopback only), shut down at the end."""
     from dataengine.runner.ray_session import init_ray

@@ -17,8 +17,6 @@ from repo_paths import REPO
 from trainer_corpus import TINY, scene_corpus
 
 from dataengine.catalog.validate import validate_corpus
-from dataengine.sampleweb.generate import SampleWebConfig, generate_site
-from dataengine.sampleweb.server import SampleWebServer
 from dataengine.shards.ledger import Ledger
 
 pytestmark = [pytest.mark.slow,
@@ -36,24 +34,16 @@ def cluster(tmp_path_factory):
         cluster.stop()
 
 
-@pytest.fixture(scope="module")
-def sample_web(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    generate_site(site, SampleWebConfig(pages=30, seed=1))
-    with SampleWebServer(site) as server:
-        yield server
-
-
 def manifest_ids(corpus) -> list[str]:
     return [i for p in sorted((corpus / "docs").glob("*.parquet")) for i in pq.read_table(p).column("id").to_pylist()]
 
 
 @pytest.fixture(scope="module")
-def submitted(cluster, sample_web, tmp_path_factory):
+def submitted(cluster, sample_web_server, tmp_path_factory):
     """The demo pipeline on the sample web, submitted with jobs/submit.sh exactly as the README shows."""
     corpus = tmp_path_factory.mktemp("submitted") / "corpus"
     done = subprocess.run(["jobs/submit.sh", "pipelines/demo.yaml", str(corpus),
-                           "--set", f"source.url={sample_web.url}sitemap.xml"],
+                           "--set", f"source.url={sample_web_server.url}sitemap.xml"],
                           cwd=REPO, env={**cluster.env, "RAY_ADDRESS": cluster.dashboard}, capture_output=True,
                           text=True, timeout=400)
     return corpus, done
@@ -96,11 +86,11 @@ def test_trainer_runs_as_ray_train_workers_of_a_job(cluster, tmp_path):
     assert model.vocab_size == vocab.layout.vocab_size
 
 
-def test_a_worker_node_killed_mid_run_leaves_a_complete_corpus(submitted, cluster, sample_web, tmp_path):
+def test_a_worker_node_killed_mid_run_leaves_a_complete_corpus(submitted, cluster, sample_web_server, tmp_path):
     reference, _ = submitted
     corpus = tmp_path / "corpus"
     entry = ["python", "-m", "dataengine", "run", "pipelines/demo.yaml", "--output", str(corpus), "--address", "auto",
-             "--set", f"source.url={sample_web.url}sitemap.xml", "--set", "source.pages_per_partition=2"]
+             "--set", f"source.url={sample_web_server.url}sitemap.xml", "--set", "source.pages_per_partition=2"]
     done = cluster.submit(*entry, wait=False)
     assert done.returncode == 0, done.stderr[-2000:]
     job = re.search(r"raysubmit_\w+", done.stdout + done.stderr).group(0)

@@ -28,20 +28,10 @@ from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
 from dataengine.runner.config import load_pipeline, parse_pipeline
 from dataengine.runner.pipeline import run_pipeline
-from dataengine.sampleweb.generate import SampleWebConfig, generate_site
-from dataengine.sampleweb.server import SampleWebServer
 from dataengine.shards import iter_corpus
 from dataengine.shards.ledger import Ledger
 
 DEMO = REPO / "pipelines" / "demo.yaml"
-
-
-@pytest.fixture(scope="module")
-def sample_web(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    generate_site(site, SampleWebConfig(pages=30, seed=1))
-    with SampleWebServer(site) as server:
-        yield server
 
 
 def manifest_ids(corpus: Path) -> list[str]:
@@ -51,9 +41,9 @@ def manifest_ids(corpus: Path) -> list[str]:
     return ids
 
 
-def test_sample_web_run_and_rerun(ray_session, sample_web, tmp_path):
+def test_sample_web_run_and_rerun(ray_session, sample_web_server, tmp_path):
     corpus = tmp_path / "corpus"
-    config = load_pipeline(DEMO, [f"source.url={sample_web.url}sitemap.xml"])
+    config = load_pipeline(DEMO, [f"source.url={sample_web_server.url}sitemap.xml"])
     result = run_pipeline(config, str(corpus))
     assert result.partitions_done == result.partitions_total > 1
     assert result.documents > 10
@@ -129,11 +119,11 @@ def test_warc_fixtures_with_bad_input(ray_session, fixtures, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_and_resume(ray_session, sample_web, tmp_path):
+def test_kill_and_resume(ray_session, sample_web_server, tmp_path):
     corpus = tmp_path / "corpus"
     address = ray_session.get_runtime_context().gcs_address
     cmd = [sys.executable, "-m", "dataengine", "run", str(DEMO), "--output", str(corpus), "--address", address,
-           "--set", f"source.url={sample_web.url}sitemap.xml", "--set", "source.pages_per_partition=2"]
+           "--set", f"source.url={sample_web_server.url}sitemap.xml", "--set", "source.pages_per_partition=2"]
     env = {**os.environ, "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
     driver = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ledger = Ledger(str(corpus))
@@ -145,7 +135,7 @@ def test_kill_and_resume(ray_session, sample_web, tmp_path):
     committed_at_kill = len(ledger.committed())
     assert committed_at_kill >= 1, driver.stderr.read().decode()[-2000:]
 
-    config = load_pipeline(DEMO, [f"source.url={sample_web.url}sitemap.xml", "source.pages_per_partition=2"])
+    config = load_pipeline(DEMO, [f"source.url={sample_web_server.url}sitemap.xml", "source.pages_per_partition=2"])
     resumed = run_pipeline(config, str(corpus))
     assert resumed.partitions_skipped == committed_at_kill
     assert resumed.partitions_done == resumed.partitions_total - committed_at_kill
