@@ -18,7 +18,6 @@ import tarfile
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from dataengine.shards.layout import (
     DOCS,
@@ -31,6 +30,7 @@ from dataengine.shards.layout import (
     shard_of,
     shard_path,
 )
+from dataengine.shards.parquet import read_table
 from schemas import TokenLayout, document_problems, tables
 from schemas.corpus import LAYOUT_FILE, TOKENS_MEMBER, read_token_layout
 
@@ -47,8 +47,7 @@ class Summary:
 
 def _read_table(fs, path: str, schema, name: str, what: str, problems: list[str]):
     try:
-        with fs.open(path, "rb") as f:
-            table = pq.read_table(f)
+        table = read_table(fs, path)
     except FileNotFoundError:
         problems.append(f"{name}: {what} {path.rsplit('/', 1)[-1]} is missing")
         return None
@@ -292,8 +291,7 @@ def validate_corpus(corpus: str, summary: Summary | None = None) -> list[str]:
         summary.documents += n_docs
         n_ok = None
         try:
-            with fs.open(shard_path(root, name, IMAGES), "rb") as f:
-                status = pq.read_table(f, columns=["status"]).column("status").to_pylist()
+            status = read_table(fs, shard_path(root, name, IMAGES), ["status"]).column("status").to_pylist()
             n_ok = sum(1 for s in status if s == "ok")
         except Exception:
             pass

@@ -17,14 +17,13 @@ import io
 from collections import Counter, defaultdict
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from dataengine.dedup.config import DedupConfig
 from dataengine.dedup.decide import STAGE
 from dataengine.dedup.phash import phash_hex
 from dataengine.filters.images import open_rgb
 from dataengine.shards.edit import edit_partition
 from dataengine.shards.layout import REJECTED, fs_and_path, join
+from dataengine.shards.parquet import read_table
 from schemas import Document, Rejection
 
 VERSION = "1"
@@ -56,8 +55,7 @@ def _read_phashes(work: str, shards: list[str]) -> dict[tuple[str, int], int]:
         path = join(root, "images", shard + ".parquet")
         if not fs.exists(path):
             continue
-        with fs.open(path, "rb") as f:
-            table = pq.read_table(f, columns=["doc_id", "index", "phash"])
+        table = read_table(fs, path, ["doc_id", "index", "phash"])
         for doc_id, index, value in zip(*(table.column(c).to_pylist() for c in ("doc_id", "index", "phash"))):
             if value is not None:
                 out[(doc_id, index)] = value

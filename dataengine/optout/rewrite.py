@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from dataengine.optout.lists import OptOutList
 from dataengine.runner.executor import check_executor, run_tasks
 from dataengine.shards import ShardReader
@@ -33,6 +31,7 @@ from dataengine.shards.layout import (
     partition_of,
     shard_path,
 )
+from dataengine.shards.parquet import read_table
 from schemas import Document, Rejection
 
 STAGE = "optout"
@@ -57,12 +56,10 @@ class OptOutReport:
 
 
 def _touched(fs, root: str, name: str, optout: OptOutList) -> bool:
-    with fs.open(shard_path(root, name, DOCS), "rb") as f:
-        urls = pq.read_table(f, columns=["url"]).column("url").to_pylist()
+    urls = read_table(fs, shard_path(root, name, DOCS), ["url"]).column("url").to_pylist()
     if any(optout.match(u) for u in urls):
         return True
-    with fs.open(shard_path(root, name, IMAGES), "rb") as f:
-        rows = pq.read_table(f, columns=["url", "status"]).to_pylist()
+    rows = read_table(fs, shard_path(root, name, IMAGES), ["url", "status"]).to_pylist()
     return any(r["status"] != "failed" and optout.match(r["url"]) for r in rows)
 
 

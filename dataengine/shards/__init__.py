@@ -2,6 +2,7 @@
 
 - ``layout``: where things are in a corpus (``shards/``, ``rejected/``, ``ledger/``, ``runs/``).
 - ``writer``: ``ShardWriter`` (one partition's documents -> committed shards) and ``write_rejected``.
+- ``parquet``: ``read_table``/``write_table``, the corpus's Parquet tables through fsspec.
 - ``reader``: ``ShardReader`` (stream a shard, or ``get(doc_id)`` with one ranged read).
 - ``ledger``: ``Ledger``, which partitions are committed (``ledger/PARTITION.json``).
 - ``run_record``: ``RunRecord``, what a run did (``runs/RUN_ID.json``).

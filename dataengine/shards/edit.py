@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
-import pyarrow.parquet as pq
 
 from dataengine.shards.layout import DOCS, IMAGES, LEDGER, PARQUET, REJECTED, SHARDS, fs_and_path, join, shard_path
 from dataengine.shards.ledger import Ledger
+from dataengine.shards.parquet import read_table
 from dataengine.shards.reader import ShardReader
 from dataengine.shards.writer import MiB, ShardInfo, ShardWriter, write_rejected
 from schemas import Document, Rejection
@@ -71,8 +71,7 @@ def _rejected_rows(corpus: str, partition: str, new: list[Rejection], record_onc
     path = join(root, REJECTED, partition + PARQUET)
     rows: list[dict] = []
     if fs.exists(path):
-        with fs.open(path, "rb") as f:
-            rows = pq.read_table(f).to_pylist()
+        rows = read_table(fs, path).to_pylist()
     seen = {(r["stage"], r["id"], r["level"], r["image_index"]) for r in rows} if record_once else set()
     return rows + [r.to_row() for r in new if (r.stage, r.id, r.level, r.image_index) not in seen]
 

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from dataengine.shards.layout import DOCS, IMAGES, join, list_shards, open_corpus, shard_path
+from dataengine.shards.parquet import read_table
 from schemas.dataset_card import CARD_FILE, card_features, render_card
 
 __all__ = ["hf_features", "member_fields", "write_dataset_card"]
@@ -41,8 +40,7 @@ def _image_rows(corpus: str) -> tuple[list[str], list[str | None]]:
     fs, root = open_corpus(corpus)
     names, members = list_shards(corpus), []
     for name in names:
-        with fs.open(shard_path(root, name, IMAGES), "rb") as f:
-            members += pq.read_table(f, columns=["member"]).column("member").to_pylist()
+        members += read_table(fs, shard_path(root, name, IMAGES), ["member"]).column("member").to_pylist()
     return names, members
 
 
@@ -82,8 +80,7 @@ def write_dataset_card(corpus: str) -> str:
     names, members = _image_rows(corpus)
     documents = 0
     for name in names:
-        with fs.open(shard_path(root, name, DOCS), "rb") as f:
-            documents += pq.ParquetFile(f).metadata.num_rows
+        documents += read_table(fs, shard_path(root, name, DOCS), ["id"]).num_rows
     counts = {"documents": documents, "shards": len(names), "images": len(members),
               "images_ok": sum(1 for m in members if m)}
     path = join(root, CARD_FILE)

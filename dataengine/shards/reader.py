@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dataengine.shards.layout import (
     DOCS,
@@ -25,6 +24,7 @@ from dataengine.shards.layout import (
     list_shards,
     shard_path,
 )
+from dataengine.shards.parquet import read_table
 from schemas import Document, read_document
 from schemas.corpus import TOKENS_MEMBER
 
@@ -110,14 +110,12 @@ class ShardReader:
     def manifest(self) -> pa.Table:
         """The manifest (``schemas.tables.DOCS``)."""
         if self._manifest is None:
-            with self.fs.open(self.manifest_path, "rb") as f:
-                self._manifest = pq.read_table(f)
+            self._manifest = read_table(self.fs, self.manifest_path)
         return self._manifest
 
     def images(self) -> pa.Table:
         """The image table (``schemas.tables.IMAGES``)."""
-        with self.fs.open(self.images_path, "rb") as f:
-            return pq.read_table(f)
+        return read_table(self.fs, self.images_path)
 
     def ids(self) -> list[str]:
         """Document ids in tar order."""

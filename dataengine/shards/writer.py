@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dataengine.shards.layout import (
     DOCS,
@@ -49,6 +48,7 @@ from dataengine.shards.layout import (
     shard_path,
     temp_name,
 )
+from dataengine.shards.parquet import write_table
 from schemas import Document, Rejection, TokenLayout, document_problems, tables
 from schemas.corpus import TOKENS_MEMBER
 from schemas.validate import DocumentError
@@ -222,8 +222,8 @@ class _OpenShard:
         self.tar.close()
         self.file.close()
         self.tar_bytes = self.fs.size(self.temp[SHARDS])
-        _write_table(self.fs, self.temp[DOCS], pa.Table.from_pylist(self.docs, schema=tables.DOCS))
-        _write_table(self.fs, self.temp[IMAGES], pa.Table.from_pylist(self.images, schema=tables.IMAGES))
+        write_table(self.fs, self.temp[DOCS], pa.Table.from_pylist(self.docs, schema=tables.DOCS))
+        write_table(self.fs, self.temp[IMAGES], pa.Table.from_pylist(self.images, schema=tables.IMAGES))
 
     def commit(self) -> None:
         """Rename into place: the tar, then the image table, then the manifest (what listings look for)."""
@@ -243,11 +243,6 @@ class _OpenShard:
             except Exception:
                 pass
 
-
-def _write_table(fs, path: str, table: pa.Table) -> None:
-    with fs.open(path, "wb") as f, pq.ParquetWriter(f, table.schema, compression="zstd") as writer:
-        if table.num_rows:  # an empty table gets no row group at all (see the module docstring)
-            writer.write_table(table)
 
 
 class ShardWriter:
@@ -370,7 +365,7 @@ def write_rejected(out_dir: str, partition: str, rejections: list[Rejection]) ->
     staging = make_staging(fs, root, partition)
     temp = temp_name(final, staging)
     try:
-        _write_table(fs, temp, table)
+        write_table(fs, temp, table)
         fs.mv(temp, final)
     except BaseException:
         if fs.exists(temp):

@@ -121,7 +121,9 @@ def _iter_parquet_rows(uri: str, start: int, stop: int, storage_options: dict[st
         for group in range(pf.metadata.num_row_groups):
             n = pf.metadata.row_group(group).num_rows
             if first + n > start and first < stop:
-                rows = pf.read_row_group(group, columns=wanted).to_pylist()
+                # one thread: Arrow's pool would hold references to the Python file past the read
+                # (see dataengine/shards/parquet.py), and one row group at a time needs none
+                rows = pf.read_row_group(group, columns=wanted, use_threads=False).to_pylist()
                 for j in range(max(start - first, 0), min(stop - first, n)):
                     yield first + j, rows[j]
             first += n
