@@ -1,139 +1,140 @@
-"""Remove what is not main content: non-content tags, page chrome, and widgets named as such.
+"""What is not main content, told by an element's tag, role, visibility and class/id words.
 
-Passes over the parsed tree, cheapest first. Tags that never hold article text (scripts,
-navigation, asides, footers, forms that ask the reader for input) go by tag. Widgets (menus, cookie banners, share
-buttons, comment threads, related-article boxes, ads) are found by their class or id,
-matched word by word so that ``class="header"`` is not taken for an ad nor ``canvas`` for
-navigation. Last, hidden elements go. An element that holds the page's main landmark
-(``main``, ``role=main``, ``articleBody``, the ``h1``) is never removed: on many sites the
-layout wrapper is called ``has-sidebar``; nor is a ``<form>`` holding most of the page's
-text (ASP.NET pages wrap the whole body in one).
+Tags that never hold article text (scripts, forms' controls, embedded media) are skipped with
+everything inside; page chrome (``nav``, ``aside``, ``footer``, a ``header`` outside the
+article) and elements with a chrome ``role`` too. Class and id attributes name what an
+element is: ``class_kind`` reads them word by word (``site-footer`` holds the word
+``footer``, ``header`` does not hold ``ad``), including camelCase words and a few stems that
+sites glue to other words (``relatedArticles``, ``commentlist``). Four kinds come out:
+
+- ``section``: prose that is never the article (comments, related stories, sidebars,
+  consent notices, author boxes, newsletter sign-ups) or a class that hides the element;
+- ``control``: menus, share bars, ads, widgets; sites also put these words on the article's
+  container (``share-zone``, ``tab-menu``), so such an element stays when it holds prose;
+- ``meta``: bylines, dates, tags, categories, photo credits: short lines about the article,
+  kept when they hold prose (a "meta" class on a paragraph of text);
+- ``caption``: the caption of a picture;
+- ``content``: the article body itself (``entry-content``, ``articleBody``), a hint for
+  finding the main content.
+
+An element that holds the page's main landmark is never dropped for its words (many sites
+call the layout wrapper ``has-sidebar``); the walker checks that.
 """
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+import re
 
-# Never content, whatever the page: removed with everything inside.
-NON_CONTENT_TAGS = ["script", "style", "template", "svg", "math", "canvas", "iframe", "object", "embed",
-                    "video", "audio", "map", "button", "input", "select", "textarea", "option", "dialog",
-                    "link", "meta", "head"]
-# Page chrome by tag; a <header> inside an article holds its title and lead, so it stays.
-CHROME_SELECTOR = ("nav, aside, footer, menu, [role=navigation], [role=banner], [role=contentinfo], "
-                   "[role=complementary], [role=search], [itemprop=comment], "
-                   "header:not(article header):not(main header):not([role=main] header)")
-# Class/id words naming sections that hold prose which is never the article (comments,
-# related stories, sidebars, consent notices): such an element goes unless it is the page's main part.
-_SECTION_WORDS = (
-    "comment", "comments", "commentlist", "disqus", "related", "relatedposts", "recommended",
-    "recommendations", "outbrain", "taboola", "sidebar", "footer", "cookie", "cookies", "consent", "gdpr",
-    "newsletter", "subscribe", "subscription", "authorbox", "login", "signup", "avatar", "logo",
-    "more-posts", "more-post", "more-stories", "read-next", "also-read", "most-viewed", "most-read", "popular",
-)
-# Words naming controls (menus, share bars, ads, widgets). Sites also put them on containers
-# of the article ("share-zone", "tab-menu"), so an element with prose paragraphs inside stays.
-_CONTROL_WORDS = (
-    "nav", "navbar", "navigation", "menu", "menus", "menubar", "breadcrumb", "breadcrumbs", "pagination",
-    "pager", "skiplink", "skip", "masthead", "toolbar", "tags", "tagcloud", "readmore", "banner", "share",
-    "shares", "sharing", "sharedaddy", "shariff", "addtoany", "social", "socials", "ad", "ads",
-    "adsbygoogle", "advert", "advertisement", "advertising", "sponsor", "sponsored", "promo", "modal",
-    "widget", "widgets", "teaser", "teasers",
-)
+# Never content, whatever the page: skipped with everything inside.
+NON_CONTENT_TAGS = frozenset({
+    "script", "style", "template", "svg", "math", "canvas", "iframe", "object", "embed", "video", "audio",
+    "map", "button", "input", "select", "textarea", "option", "dialog", "link", "meta", "head", "title",
+    "_comment", "area", "track", "source", "wbr", "param", "label",
+})
+CHROME_TAGS = frozenset({"nav", "aside", "footer", "menu"})
+CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",
+                          "dialog", "alertdialog", "toolbar"})
+# Elements that mark the article itself, so a header inside them is the article's header.
+ARTICLE_TAGS = frozenset({"article", "main"})
+
+SECTION, CONTROL, META, CAPTION, CONTENT = "section", "control", "meta", "caption", "content"
+
+# Sections that hold prose which is never the article: skipped however much text they hold.
+_SECTION_WORDS = frozenset({
+    "comment", "comments", "commentlist", "commentform", "respond", "disqus", "related", "relatedposts",
+    "recommended", "recommendations", "outbrain", "taboola", "yarpp", "newsletter", "cookie", "cookies",
+    "consent", "gdpr", "footer", "colophon", "textwidget", "widget-area", "widgettitle", "widget-title",
+    "sharedaddy", "akismet", "nocontent", "skiplink", "skip-link", "recentcomments", "more-posts",
+    "more-stories", "more-articles", "most-viewed", "most-read", "most-popular", "also-read", "read-next",
+    "next-post", "prev-post", "previous-post", "post-navigation", "offcanvas", "off-canvas",
+})
+# Controls and side boxes (menus, share bars, ads, sidebars, sign-up boxes). Sites also put
+# these words on the article's container ("share-zone", "has-sidebar", "paywall-container"),
+# so a box named so stays when it holds prose.
+_CONTROL_WORDS = frozenset({
+    "nav", "navbar", "navigation", "menu", "menus", "menubar", "subnav", "breadcrumb", "breadcrumbs",
+    "pagination", "pager", "toolbar", "tools", "tagcloud", "share", "shares", "sharing", "shariff", "addtoany",
+    "social", "socials", "follow", "ad", "ads", "adsbygoogle", "advert", "advertisement", "advertising",
+    "anzeige", "sponsor", "sponsored", "promo", "promotion", "marketing", "affiliate", "cta", "modal", "popup",
+    "overlay", "flyout", "widget", "widgets", "button", "buttons", "btn", "icon", "icons",
+    "noprint", "email", "dropdown", "carousel", "slider", "notice", "alert", "toc", "sidebar",
+    "sidebars", "secondary", "tertiary", "paywall", "read-more", "readmore", "contact", "banner", "masthead",
+    "popular", "trending", "disclaimer", "copyright", "login", "register", "signup", "subscribe",
+    "subscription", "logo", "rating", "ratings", "donation", "donate", "privacy",
+})
+# Lines about the article (bylines, dates, tags, credits, author boxes): kept only as prose.
+_META_WORDS = frozenset({
+    "byline", "author", "authors", "authorbox", "bio", "biography", "avatar", "date", "dateline", "time",
+    "timestamp", "published", "updated", "posted", "meta", "metadata", "postmeta", "tags", "taglist",
+    "categories", "cat-links", "tags-links", "credit", "credits", "source", "reading-time", "readtime",
+    "kicker", "postinfo", "post-info", "article-info",
+})
+_CAPTION_WORDS = frozenset({"caption", "captions", "figcaption", "legend", "legende", "bildunterschrift"})
+_CONTENT_WORDS = frozenset({
+    "entry-content", "post-content", "article-content", "articlebody", "article-body", "post-body",
+    "story-body", "story-content", "article-text", "post-text", "entry-body", "content-body", "main-content",
+    "single-content", "blog-content", "page-content", "text-content", "body-text", "articletext", "postcontent",
+    "entrycontent", "article__body", "article__content", "post-entry", "entry", "rich-text", "richtext",
+})
 # Whole class tokens that hide an element from readers (screen-reader-only labels, "d-none").
-_HIDING_TOKENS = frozenset({"hidden", "d-none", "sr-only", "visually-hidden", "screen-reader-text", "invisible"})
-_SECTION_SET = frozenset(_SECTION_WORDS)
-_CONTROL_SET = frozenset(_CONTROL_WORDS)
-_RUN_SEPARATORS = str.maketrans("-_", "  ")
-HIDDEN_SELECTOR = ('[hidden], [style*="display:none" i], [style*="display: none" i], '
-                   '[style*="visibility:hidden" i], [style*="visibility: hidden" i], [aria-hidden=true]:not(img)')
-LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
-# Forms asking the reader for something (search, comment, newsletter, login) are chrome; a
-# form holding the page's own text (a shop's product-and-cart form, an ASP.NET page wrapper) is not.
-_INTERACTIVE_FORM_SELECTOR = 'textarea, input[type=email], input[type=password], input[type=search]'
-_MIN_CONTENT_FORM_CHARS = 200
-# A <form> holding more than this share of the page's text is a layout wrapper.
-_WRAPPER_TEXT_SHARE = 0.6
-# This many paragraphs of at least _PROSE_CHARS make an element prose, not a widget.
-_PROSE_PARAGRAPHS = 2
-_PROSE_CHARS = 80
+_HIDING_TOKENS = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "visuallyhidden",
+                            "screen-reader-text", "screen-reader-only", "invisible", "is-hidden", "u-hidden",
+                            "element-invisible", "offscreen"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_RUNS = re.compile(r"[a-z0-9]+")
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_KIND_CACHE: dict[str, str | None] = {}
+_KIND_CACHE_SIZE = 50_000
 
 
-def widget_kind(value: str | None) -> str | None:
-    """What a class or id attribute names: ``"section"`` (comments, related, sidebar, consent,
-    or a class that hides the element), ``"control"`` (menu, share bar, ad, widget) or ``None``.
+def _runs(token: str) -> list[str]:
+    """The words of a class token: dash/underscore runs and camelCase words, lower case, plus
+    each pair of adjacent words joined by a dash (``more-posts``) and the whole token."""
+    words = _RUNS.findall(_CAMEL.sub("-", token).lower())
+    if len(words) > 1:
+        words += [f"{a}-{b}" for a, b in zip(words, words[1:])]
+        words.append(token.lower())
+    return words
 
-    A word matches a dash/underscore-separated run of a token (``site-footer``), or two
-    adjacent runs (``more-posts``), never a substring (``header`` is not ``ad``).
-    """
-    if not value:
-        return None
+
+def _classify(value: str) -> str | None:
+    # A section word anywhere decides; else control beats meta beats content.
     kind = None
-    for token in value.lower().split():
-        if token in _HIDING_TOKENS:
-            return "section"
-        runs = token.translate(_RUN_SEPARATORS).split()
-        if len(runs) > 1:
-            runs += [f"{a}-{b}" for a, b in zip(runs, runs[1:])]
-        if not _SECTION_SET.isdisjoint(runs):
-            return "section"
-        if kind is None and not _CONTROL_SET.isdisjoint(runs):
-            kind = "control"
+    for token in value.split():
+        if token.lower() in _HIDING_TOKENS:
+            return SECTION
+        words = _runs(token)
+        if not _SECTION_WORDS.isdisjoint(words):
+            return SECTION
+        if not _CONTROL_WORDS.isdisjoint(words):
+            kind = CONTROL
+        elif kind in (None, CONTENT, CAPTION) and not _META_WORDS.isdisjoint(words):
+            kind = META
+        elif kind in (None, CONTENT) and not _CAPTION_WORDS.isdisjoint(words):
+            kind = CAPTION
+        elif kind is None and not _CONTENT_WORDS.isdisjoint(words):
+            kind = CONTENT
     return kind
 
 
-def _protected(node: LexborNode) -> bool:
-    # lexbor's css() matches the node itself too
-    return node.tag in ("html", "body") or node.css_first(LANDMARK_SELECTOR) is not None
+def class_kind(value: str | None) -> str | None:
+    """What a class or id attribute names: ``section``, ``control``, ``meta``, ``caption``, ``content`` or ``None``."""
+    if not value:
+        return None
+    kind = _KIND_CACHE.get(value, "")
+    if kind == "":
+        kind = _classify(value)
+        if len(_KIND_CACHE) >= _KIND_CACHE_SIZE:
+            _KIND_CACHE.clear()
+        _KIND_CACHE[value] = kind
+    return kind
 
 
-def _is_prose(node: LexborNode) -> bool:
-    long_paragraphs = 0
-    for paragraph in node.css("p"):
-        if len(paragraph.text(strip=True)) >= _PROSE_CHARS:
-            long_paragraphs += 1
-            if long_paragraphs >= _PROSE_PARAGRAPHS:
-                return True
-    return False
-
-
-def _unwrap_noscript(body: LexborNode) -> None:
-    # Parsed with scripting off, <noscript> holds the plain <img> of a lazy-loaded picture
-    # (kept: it may be the only real URL) and notices about JavaScript (not content).
-    for noscript in body.css("noscript"):
-        for img in noscript.css("img"):
-            noscript.insert_before(img, move=True)
-        noscript.decompose()
-
-
-def remove_boilerplate(tree: LexborHTMLParser) -> None:
-    """Strip non-content tags, page chrome, named widgets and hidden elements, in place."""
-    body = tree.body
-    if body is None:
-        return
-    interactive = {form.mem_id for form in body.css("form") if form.css_first(_INTERACTIVE_FORM_SELECTOR)}
-    tree.strip_tags(NON_CONTENT_TAGS)
-    _unwrap_noscript(body)
-    page_chars = len(body.text())
-    for form in body.css("form"):
-        if form.parent is None or _protected(form):
-            continue
-        chars = len(form.text(strip=True))
-        if chars <= _WRAPPER_TEXT_SHARE * page_chars and (form.mem_id in interactive
-                                                          or chars < _MIN_CONTENT_FORM_CHARS):
-            form.decompose()
-    for node in body.css(CHROME_SELECTOR):
-        if node.parent is not None and not _protected(node):
-            node.decompose()
-    for node in body.css("[class], [id]"):
-        if node.parent is None:
-            continue  # inside something already removed
-        attrs = node.attributes
-        kinds = (widget_kind(attrs.get("class")), widget_kind(attrs.get("id")))
-        if "section" in kinds:
-            if not _protected(node):
-                node.decompose()
-        elif "control" in kinds and not _is_prose(node) and not _protected(node):
-            node.decompose()
-    for node in body.css(HIDDEN_SELECTOR):
-        if node.parent is not None and not _protected(node):
-            node.decompose()
+def is_hidden(tag: str, attrs: dict[str, str | None]) -> bool:
+    """Whether the element is hidden from readers by an attribute or an inline style."""
+    if "hidden" in attrs:
+        return True
+    if attrs.get("aria-hidden") == "true" and tag != "img":
+        return True
+    style = attrs.get("style")
+    return bool(style) and _DISPLAY_NONE.search(style) is not None

@@ -1,108 +1,111 @@
-"""Find the main-content element of a cleaned page.
+"""Find the box that holds the page's main content.
 
-Every text block votes for its ancestors with its length (paragraphs with their link text
-taken out, other blocks with the text they hold directly, so menus of links weigh
-nothing). From ``<body>`` we then walk down, always into the child holding the most text,
-as long as that child still holds most of the page's text: we stop at the smallest
-element that contains the bulk of the article. If that element sits inside an
-``<article>``, ``<main>`` or ``articleBody`` that adds little text, we climb back up to it,
-since the difference is usually the headline, the lead image and its caption.
+Every text block votes for its boxes with its length less its link text, so menus of
+links weigh nothing and short lines (under 20 characters) not at all; blocks inside boxes
+judged boilerplate (``prune.judge_boxes``) do not vote. From ``<body>`` we walk down,
+always into the child box holding the most votes, as long as it still holds most of the
+page's votes: we stop at the smallest box that contains the bulk of the article. If that
+box sits inside an ``<article>``, ``<main>`` or ``articleBody`` that adds little, we climb
+back up to it, since the difference is usually the headline, the lead image and its caption.
+Where no such element encloses them, the headline, lead paragraphs and lead image just
+before the chosen box are taken in all the same (``lead_start``).
 """
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from .blocks import Box, PageBlocks
 
-# Blocks whose own text counts; <p> and <pre> count their whole text, the rest their direct text.
-_VOTING_SELECTOR = "p, pre, div, td, li, dd, dt, blockquote, section, article, main, font, center, span"
-_DEEP_TEXT_TAGS = frozenset({"p", "pre"})
-_MIN_BLOCK_CHARS = 20
-# Walk down only while the child keeps this share of the page's text.
+_MIN_VOTING_CHARS = 20
+# A block with at least this share of its characters in links is a link, not text.
+LINK_BLOCK_SHARE = 0.6
+# A paragraph this long with little link text is prose; boxes count them.
+_PROSE_CHARS = 80
+_PROSE_LINK_SHARE = 0.3
+# Walk down only while the child keeps this share of the page's votes.
 _DESCEND_SHARE = 0.75
-# Climb to an enclosing article/main when it adds at most this factor of text.
+# Climb to an enclosing article/main when it adds at most this factor of votes.
 _CLIMB_FACTOR = 1.5
+# The lead is looked for inside enclosing boxes with at most this factor of the container's votes.
+_LEAD_AREA_FACTOR = 1.3
+_LEAD_HEADINGS = frozenset({"h1", "h2", "h3"})
 
 
-def _block_weight(node: LexborNode) -> int:
-    if node.tag in _DEEP_TEXT_TAGS:
-        weight = len(node.text(strip=True))
-        if weight >= _MIN_BLOCK_CHARS:
-            weight -= sum(len(a.text(strip=True)) for a in node.css("a"))
-    else:
-        weight = len(node.text(deep=False, strip=True))
-    return weight if weight >= _MIN_BLOCK_CHARS else 0
-
-
-def _votes(body: LexborNode) -> dict[int, int]:
-    """Votes of every element that holds a voting block: the weights of the blocks inside it.
-
-    Each block climbs only until it meets an element an earlier block reached, and the
-    weights are summed from the deepest elements up, so the cost is linear in the number of
-    elements instead of blocks times depth (100,000 nested spans took minutes).
-    """
-    own: dict[int, int] = {}
-    parent_of: dict[int, int] = {}
-    depth_of = {body.mem_id: 0}
-    for block in body.css(_VOTING_SELECTOR):
-        weight = _block_weight(block)
-        if not weight:
+def tally(blocks: PageBlocks) -> None:
+    """Fill every box's ``chars``, ``link_chars``, ``link_blocks`` (blocks that are links) and
+    ``prose`` / ``prose_chars`` (paragraphs of prose) with the totals of the items inside it."""
+    for item in blocks.items:
+        if item.text is None:
             continue
-        own[block.mem_id] = weight
-        path = []
-        node = block
-        while node.mem_id not in depth_of:  # every block lies below <body>, which is known
-            path.append(node.mem_id)
-            node = node.parent
-        parent, depth = node.mem_id, depth_of[node.mem_id]
-        for key in reversed(path):
-            depth += 1
-            parent_of[key], depth_of[key] = parent, depth
-            parent = key
-    votes = dict(own)
-    for key in sorted(parent_of, key=depth_of.__getitem__, reverse=True):  # children before parents
-        if key in votes:
-            votes[parent_of[key]] = votes.get(parent_of[key], 0) + votes[key]
-    return votes
+        box = item.box
+        box.chars += item.chars
+        box.link_chars += item.link_chars
+        if item.link_chars >= LINK_BLOCK_SHARE * item.chars:
+            box.link_blocks += 1
+        if item.chars >= _PROSE_CHARS and item.link_chars <= _PROSE_LINK_SHARE * item.chars \
+                and item.group is None and item.tag in ("p", "div", "blockquote", "article", "section", "dd", "td"):
+            box.prose += 1
+            box.prose_chars += item.chars
+    for box in reversed(blocks.boxes):  # boxes are in document order: children come after parents
+        parent = box.parent
+        if parent is not None:
+            parent.chars += box.chars
+            parent.link_chars += box.link_chars
+            parent.link_blocks += box.link_blocks
+            parent.prose += box.prose
+            parent.prose_chars += box.prose_chars
 
 
-def main_content(tree: LexborHTMLParser) -> LexborNode | None:
-    """The element holding the page's main content (``<body>`` when no element stands out)."""
-    body = tree.body
-    if body is None:
-        return None
-    votes = _votes(body)
-    body_id = body.mem_id
-    total = votes.get(body_id, 0)
-    if not total:
-        return body
-    chosen = body
-    while True:
-        best, best_votes = None, 0
-        for child in chosen.iter():
-            child_votes = votes.get(child.mem_id, 0)
-            if child_votes > best_votes:
-                best, best_votes = child, child_votes
-        if best is None or best_votes < _DESCEND_SHARE * total:
-            break
-        chosen = best
-    return _enclosing_semantic(chosen, votes, body_id)
+def vote(blocks: PageBlocks) -> None:
+    """Fill every box's ``votes`` (the weight of the live items inside it) and ``best`` child."""
+    for box in blocks.boxes:
+        box.votes = 0
+        box.best = None
+    for item in blocks.items:
+        if item.text is not None and not item.box.dead:
+            weight = item.chars - item.link_chars
+            if weight >= _MIN_VOTING_CHARS:
+                item.box.votes += weight
+    for box in reversed(blocks.boxes):
+        parent = box.parent
+        if parent is not None and box.votes:
+            parent.votes += box.votes
+            if parent.best is None or box.votes > parent.best.votes:
+                parent.best = box
 
 
-def _is_semantic(node: LexborNode) -> bool:
-    if node.tag in ("article", "main"):
-        return True
-    attrs = node.attributes
-    return attrs.get("role") == "main" or attrs.get("itemprop") == "articleBody"
-
-
-def _enclosing_semantic(node: LexborNode, votes: dict[int, int], body_id: int) -> LexborNode:
-    limit = _CLIMB_FACTOR * votes.get(node.mem_id, 0)
-    best = node
-    ancestor = node.parent
-    while ancestor is not None and ancestor.mem_id != body_id:
-        if votes.get(ancestor.mem_id, 0) > limit:
-            break
-        if _is_semantic(ancestor):
+def main_box(blocks: PageBlocks) -> Box:
+    """The box holding the page's main content (the root when no box stands out)."""
+    root = blocks.root
+    total = root.votes
+    chosen = root
+    while chosen.best is not None and chosen.best.votes >= _DESCEND_SHARE * total:
+        chosen = chosen.best
+    limit = _CLIMB_FACTOR * chosen.votes
+    best = chosen
+    ancestor = chosen.parent
+    while ancestor is not None and ancestor is not root and ancestor.votes <= limit:
+        if ancestor.semantic:
             best = ancestor
         ancestor = ancestor.parent
     return best
+
+
+
+def lead_start(blocks: PageBlocks, container: Box) -> int:
+    """Where the main content starts: the container's first item, or earlier when the
+    headline, lead paragraphs or lead image sit just before it in an enclosing box that adds
+    little text (the container was chosen for the bulk of the text, which the lead is not)."""
+    limit = _LEAD_AREA_FACTOR * container.votes
+    area = container
+    while area.parent is not None and area.parent is not blocks.root and area.parent.votes <= limit:
+        area = area.parent
+    first = container.first
+    for i in range(container.first - 1, area.first - 1, -1):
+        item = blocks.items[i]
+        if item.box.dead:
+            continue
+        if item.text is not None and item.tag not in _LEAD_HEADINGS and (
+                item.chars < _PROSE_CHARS or item.link_chars >= _PROSE_LINK_SHARE * item.chars):
+            break  # a byline, a date, a teaser: the lead ends here
+        first = i
+    return first

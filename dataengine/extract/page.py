@@ -15,11 +15,12 @@ from selectolax.lexbor import LexborHTMLParser
 
 from schemas import ImageRecord, Segment
 
-from .boilerplate import remove_boilerplate
+from .blocks import Walker
 from .budget import check_budget
 from .charset import decode_html
-from .content import main_content
+from .content import main_box, tally, vote
 from .flow import DroppedImage, FlowBuilder
+from .prune import content_items, judge_boxes
 from .text import normalize_text
 
 _WEB_SCHEMES = frozenset({"http", "https"})
@@ -109,15 +110,16 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     page = ExtractedPage(title=_title(tree), lang=lang, base_url=_base_url(tree, url),
                          encoding=decoded.encoding, encoding_source=decoded.source,
                          decode_errors=decoded.errors)
-    remove_boilerplate(tree)
-    root = main_content(tree)
-    if root is None:
+    blocks = Walker(keep_tables=config.keep_tables, keep_lists=config.keep_lists).walk(tree)
+    if blocks is None:
         return page
+    tally(blocks)
+    judge_boxes(blocks, config.max_link_density)
+    vote(blocks)
+    container = main_box(blocks)
     # A page read from disk may point at files beside it; a web page may not point into our disk.
     schemes = _WEB_SCHEMES | ({"file"} if urlsplit(url).scheme.lower() == "file" else set())
-    flow = FlowBuilder(page.base_url, frozenset(schemes), keep_tables=config.keep_tables,
-                       keep_lists=config.keep_lists, max_link_density=config.max_link_density,
-                       min_data_uri_bytes=config.min_data_uri_bytes)
-    flow.run(root)
+    flow = FlowBuilder(page.base_url, frozenset(schemes), min_data_uri_bytes=config.min_data_uri_bytes)
+    flow.run(content_items(blocks, container))
     page.segments, page.images, page.dropped = flow.segments, flow.images, flow.dropped
     return page
