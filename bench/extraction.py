@@ -1,215 +1,197 @@
-"""Extraction: our ``extract_page`` against trafilatura on the same real pages, same process.
+"""Extraction: dataengine's ``extract_page`` against trafilatura, readability-lxml and resiliparse, same run.
 
-Pages: the 38 saved pages of ``../shared/fixtures/html`` (served-from URL taken from their
-canonical link or og:url) and every HTML response record of the WARC fixtures (with their
-URL and Content-Type header). Both extractors get the raw bytes and the URL, so each does
-its own charset detection; trafilatura runs with ``include_images=True,
-include_comments=False`` and XML output (its images are its ``<graphic>`` elements).
+Three measures, each on real pages and scored by ``dataengine.extract.evaluation``:
 
-Speed is pages per second per core: single process, CPU time of the best of N rounds,
-the two extractors alternating round by round after one warm-up pass each. Yield is
-counted on the last round's output:
+- main text on ``../shared/fixtures/extraction-eval`` (945 pages with snippets the main text
+  must and must not contain): precision, recall and F1 of the snippets, as trafilatura's own
+  evaluation scores them. Every extractor gets the page's bytes and URL and does its own
+  charset detection; trafilatura runs with its defaults, readability-lxml's text is that of
+  its ``summary()``, resiliparse's is ``extract_plain_text(main_content=True)``;
+- in-content images on the labelled set (the saved pages of ``fixtures/html`` and the HTML
+  records of the WARC fixtures; labels in ``tests/dataengine/extract/image_labels.json``):
+  image F1 and order (longest common subsequence over the longer sequence). trafilatura runs
+  with ``include_images=True`` (its ``<graphic>`` elements), readability-lxml gives the
+  ``<img>`` of its summary, resiliparse extracts text only;
+- speed: pages per second per core on the 945 pages, single process, CPU time of the best of
+  ``--rounds`` passes, the extractors taking turns round by round; the ratio to resiliparse is
+  the one the issue asks for.
 
-- images kept by each, and how many of them the other also kept: "same URL" is exact
-  equality after resolving against the page URL; "same picture" also equates renditions
-  of one picture (query string dropped, ``-300x200`` / ``@2x`` / ``220px-`` size markers
-  removed), since we pick the largest ``srcset`` rendition and trafilatura the ``src``;
-- text characters kept by each, and word agreement: the share of trafilatura's words
-  (as a multiset) that our text also has, and the reverse.
-
-Ratios are printed, nothing is asserted. Needs trafilatura: ``pip install -e '.[bench]'``.
+Nothing is asserted; the tests hold regression floors. Needs the ``bench`` extra:
+``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
-
-from warcio.archiveiterator import ArchiveIterator
+from urllib.parse import urljoin
 
 from dataengine.extract import RefusedCharsetError, TooComplexError, UndecodableError, extract_page
+from dataengine.extract.evaluation import ImageScore, Page, SnippetScore, eval_pages, labelled_pages, load_labels
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-_CANONICAL = re.compile(rb"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"'](https?://[^\"']+)", re.I)
-_OG_URL = re.compile(rb"property=[\"']og:url[\"'][^>]*content=[\"'](https?://[^\"']+)", re.I)
-_SIZE_MARKERS = re.compile(r"(?:-\d+x\d+|@\dx)+(?=\.\w+$)|/\d+px-(?=[^/]+$)")
-_WORD = re.compile(r"\w+")
-
-
-@dataclass
-class Page:
-    """One input page: where it came from, its URL, headers and bytes."""
-
-    source: str  # "html" or "warc"
-    name: str  # file name of a saved page, URL of a WARC record
-    url: str
-    headers: dict[str, str]
-    body: bytes
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+LABELS = REPO / "tests" / "dataengine" / "extract" / "image_labels.json"
+REFERENCES = ("trafilatura", "readability", "resiliparse")
 
 
 @dataclass
 class Output:
-    """What one extractor kept of one page."""
+    """What one extractor kept of one page: its main text and its image URLs in reading order."""
 
-    image_urls: list[str]
-    inline_images: int  # data: images (ours only; trafilatura drops them)
     text: str
+    images: list[str] = field(default_factory=list)
 
 
-def load_pages(fixtures: Path) -> list[Page]:
-    """The saved HTML pages and the HTML responses of the WARC fixtures."""
-    pages = []
-    for path in sorted((fixtures / "html").glob("*.html")):
-        body = path.read_bytes()
-        match = _CANONICAL.search(body) or _OG_URL.search(body)
-        url = match.group(1).decode("ascii", "replace") if match else f"http://fixture.invalid/{path.name}"
-        pages.append(Page("html", path.name, url, {}, body))
-    for path in sorted((fixtures / "warc").glob("*.warc.gz")):
-        with open(path, "rb") as f:
-            for record in ArchiveIterator(f):
-                if record.rec_type != "response" or record.http_headers is None:
-                    continue
-                content_type = record.http_headers.get_header("Content-Type") or ""
-                if "html" not in content_type.lower():
-                    continue
-                url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                pages.append(Page("warc", url, url, {"content-type": content_type},
-                                  record.content_stream().read()))
-    return pages
-
-
-def run_ours(page: Page) -> Output:
-    """Our extraction; a page the extractor refuses (undecodable, refused charset, too complex) keeps nothing."""
+def run_dataengine(page: Page) -> Output:
+    """``extract_page``; a page it refuses (undecodable, refused charset, too complex) keeps nothing."""
     try:
         result = extract_page(page.body, page.url, page.headers)
     except (UndecodableError, RefusedCharsetError, TooComplexError):
-        return Output([], 0, "")
-    urls = [i.url for i in result.images if i.url and i.status != "failed"]
-    inline = sum(1 for i in result.images if i.url is None and i.status != "failed")
-    return Output(urls, inline, "\n".join(s.text or "" for s in result.segments if s.kind == "text"))
+        return Output("")
+    return Output("\n".join(s.text or "" for s in result.segments if s.kind == "text"),
+                  [i.url for i in result.images if i.url and i.status != "failed"])
 
 
 def run_trafilatura(page: Page) -> Output:
-    """trafilatura with images, without comments, as XML."""
+    """trafilatura's ``extract()`` with its defaults (plain text)."""
+    import trafilatura
+
+    return Output(trafilatura.extract(page.body, url=page.url) or "")
+
+
+def run_trafilatura_images(page: Page) -> Output:
+    """trafilatura with images, as XML: its text and its ``<graphic>`` sources."""
     import trafilatura
     from lxml import etree
 
-    xml = trafilatura.extract(page.body, url=page.url, include_images=True, include_comments=False,
-                              output_format="xml")
+    xml = trafilatura.extract(page.body, url=page.url, include_images=True, output_format="xml")
     if not xml:
-        return Output([], 0, "")
+        return Output("")
     root = etree.fromstring(xml.encode("utf-8"))
-    urls = [urljoin(page.url, g.get("src")) for g in root.iter("graphic") if g.get("src")]
     text = "\n".join(t for element in root.iter() if element.tag != "graphic"
                      for t in (element.text, element.tail) if t and t.strip())
-    return Output(urls, 0, text)
+    return Output(text, [urljoin(page.url, g.get("src")) for g in root.iter("graphic") if g.get("src")])
 
 
-def same_picture(url: str) -> str:
-    """A key equal for renditions of one picture: host and path without size markers."""
-    parts = urlsplit(url)
-    return f"{(parts.hostname or '').lower()}{_SIZE_MARKERS.sub('', parts.path)}"
+def run_readability(page: Page) -> Output:
+    """readability-lxml's ``summary()``: the text of its elements and the ``src`` of its images."""
+    import lxml.html
+    from readability import Document
+
+    try:
+        summary = Document(page.body, url=page.url).summary(html_partial=True)
+        tree = lxml.html.fromstring(summary)
+    except Exception:  # noqa: BLE001 - readability raises bare Exceptions on pages it cannot read
+        return Output("")
+    text = " ".join(t.strip() for t in tree.itertext() if t.strip())
+    return Output(text, [urljoin(page.url, img.get("src")) for img in tree.iter("img") if img.get("src")])
 
 
-def timed_round(extract, pages: list[Page]) -> tuple[float, float, list[Output]]:
-    """CPU seconds and wall seconds of one pass over ``pages``, with the outputs."""
-    cpu, wall = time.process_time(), time.perf_counter()
+def run_resiliparse(page: Page) -> Output:
+    """resiliparse's ``extract_plain_text`` of the main content (no images)."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import detect_encoding
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse_from_bytes(page.body, detect_encoding(page.body))
+    return Output(extract_plain_text(tree, main_content=True))
+
+
+TEXT_RUNS = {"dataengine": run_dataengine, "trafilatura": run_trafilatura, "readability": run_readability,
+             "resiliparse": run_resiliparse}
+IMAGE_RUNS = {"dataengine": run_dataengine, "trafilatura": run_trafilatura_images, "readability": run_readability}
+
+
+def timed_pass(extract, pages: list[Page]) -> tuple[float, list[Output]]:
+    """CPU seconds of one pass over ``pages``, with the outputs."""
+    start = time.process_time()
     outputs = [extract(page) for page in pages]
-    return time.process_time() - cpu, time.perf_counter() - wall, outputs
+    return time.process_time() - start, outputs
 
 
-def word_recall(reference: str, candidate: str) -> tuple[int, int]:
-    """(words of ``reference`` also in ``candidate``, words of ``reference``), as multisets."""
-    ref = Counter(_WORD.findall(reference.lower()))
-    got = Counter(_WORD.findall(candidate.lower()))
-    return sum((ref & got).values()), sum(ref.values())
+def text_scores(pages: list[Page], gold: dict[str, dict], outputs: list[Output]) -> SnippetScore:
+    """Snippet precision/recall of one extractor's outputs on extraction-eval."""
+    score = SnippetScore()
+    for page, output in zip(pages, outputs):
+        score.add(output.text, gold[page.name]["with"], gold[page.name]["without"])
+    return score
 
 
-def report(label: str, pages: list[Page], ours: list[Output], theirs: list[Output]) -> None:
-    """Print image and text yield of both extractors on ``pages``."""
-    counts = Counter()
-    only_ours, only_theirs = Counter(), Counter()
-    for page, a, b in zip(pages, ours, theirs):
-        counts["ours"] += len(a.image_urls) + a.inline_images
-        counts["inline"] += a.inline_images
-        counts["theirs"] += len(b.image_urls)
-        counts["same_url"] += len(set(a.image_urls) & set(b.image_urls))
-        ours_keys = {same_picture(u) for u in a.image_urls}
-        theirs_keys = {same_picture(u) for u in b.image_urls}
-        counts["same_picture"] += len(ours_keys & theirs_keys)
-        only_ours[page.name] = len(ours_keys - theirs_keys)
-        only_theirs[page.name] = len(theirs_keys - ours_keys)
-        counts["theirs_pictures"] += len(theirs_keys)
-        counts["ours_pictures"] += len(ours_keys)
-        counts["ours_chars"] += len(a.text)
-        counts["theirs_chars"] += len(b.text)
-        hit, total = word_recall(b.text, a.text)
-        counts["recall_hit"] += hit
-        counts["recall_total"] += total
-        hit, total = word_recall(a.text, b.text)
-        counts["precision_hit"] += hit
-        counts["precision_total"] += total
-    print(f"  {label} ({len(pages)} pages)")
-    print(f"    images kept          ours {counts['ours']:5d} (of which data: {counts['inline']})"
-          f"   trafilatura {counts['theirs']:5d}")
-    print(f"    same URL             {counts['same_url']:5d}")
-    print(f"    same picture         {counts['same_picture']:5d} = "
-          f"{_share(counts['same_picture'], counts['theirs_pictures'])}"
-          f" of trafilatura's pictures, {_share(counts['same_picture'], counts['ours_pictures'])} of ours")
-    print(f"    only ours / only trafilatura (pictures)  {counts['ours_pictures'] - counts['same_picture']}"
-          f" / {counts['theirs_pictures'] - counts['same_picture']}")
-    for who, per_page in (("ours", only_ours), ("trafilatura's", only_theirs)):
-        top = ", ".join(f"{name[:56]} {n}" for name, n in per_page.most_common(3) if n)
-        print(f"      most pictures only in {who}: {top or '-'}")
-    print(f"    text chars           ours {counts['ours_chars']:7d}   trafilatura {counts['theirs_chars']:7d}")
-    print(f"    words of trafilatura's text in ours {_share(counts['recall_hit'], counts['recall_total'])},"
-          f" words of ours in trafilatura's {_share(counts['precision_hit'], counts['precision_total'])}")
+def image_scores(pages: list[Page], labels: dict[str, list[str]], extract) -> ImageScore:
+    """Image F1 and order of one extractor on the labelled pages."""
+    score = ImageScore()
+    for page in pages:
+        score.add(page.name, extract(page).images, labels[page.name])
+    return score
 
 
-def _share(part: int, whole: int) -> str:
-    return f"{100 * part / whole:5.1f}%" if whole else "  n/a"
+def print_table(text: dict[str, SnippetScore], images: dict[str, ImageScore], rate: dict[str, float]) -> None:
+    """One line per extractor: main text, images, speed."""
+    print(f"\n  {'':13s} {'extraction-eval main text':>27s}   {'labelled images':>31s}   {'pages/s/core':>22s}")
+    print(f"  {'':13s} {'precision':>9s} {'recall':>7s} {'F1':>7s}   {'F1':>6s} {'prec.':>6s} {'recall':>6s} "
+          f"{'order':>6s}   {'':>8s} {'vs resiliparse':>14s}")
+    base = rate.get("resiliparse")
+    for name in text:
+        t = text[name]
+        row = f"  {name:13s} {t.precision:9.3f} {t.recall:7.3f} {t.f1:7.3f}   "
+        i = images.get(name)
+        row += (f"{i.f1:6.3f} {i.precision:6.3f} {i.recall:6.3f} {i.order:6.3f}   " if i is not None
+                else f"{'-':>6s} {'-':>6s} {'-':>6s} {'-':>6s}   ")
+        row += f"{rate[name]:8.1f} " + (f"{rate[name] / base:13.2f}x" if base else "")
+        print(row)
+
+
+def print_image_misses(score: ImageScore, top: int) -> None:
+    """The labelled pages where dataengine's images differ most from the labels."""
+    worst = sorted(((got - hit) + (want - hit), name) for name, (got, want, hit) in score.per_page.items())
+    print(f"\n  dataengine's largest image differences (extra + missed), top {top}:")
+    for misses, name in reversed(worst[-top:]):
+        if misses:
+            got, want, hit = score.per_page[name]
+            print(f"    {misses:3d}  {name[:90]}  (extracted {got}, labelled {want}, matched {hit})")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the comparison and print it."""
+    """Run every extractor on both labelled sets and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per extractor (best one counts)")
+    parser.add_argument("--rounds", type=int, default=2, help="timed passes per extractor (the best one counts)")
+    parser.add_argument("--only", choices=("dataengine", *REFERENCES), action="append",
+                        help="run only these extractors (repeatable); default all")
+    parser.add_argument("--show-images", type=int, default=0, metavar="N",
+                        help="list the N labelled pages where dataengine's images differ most from the labels")
     args = parser.parse_args(argv)
-    if importlib.util.find_spec("trafilatura") is None:
-        print("bench/extraction.py needs trafilatura: pip install -e '.[bench]'", file=sys.stderr)
+    names = args.only or ["dataengine", *REFERENCES]
+    missing = [name for name in names if name != "dataengine" and importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"bench/extraction.py needs {', '.join(missing)}: pip install -e '.[bench]'", file=sys.stderr)
         return 1
     if not FIXTURES.is_dir():
         print(f"bench/extraction.py: fixtures not found at {FIXTURES}", file=sys.stderr)
         return 1
-    pages = load_pages(FIXTURES)
-    print(f"extraction: {len(pages)} pages ({sum(p.source == 'html' for p in pages)} saved pages, "
-          f"{sum(p.source == 'warc' for p in pages)} WARC records), {sum(len(p.body) for p in pages) / 1e6:.1f} MB")
-    extractors = {"ours": run_ours, "trafilatura": run_trafilatura}
-    for extract in extractors.values():  # warm-up: imports, first-call caches
-        for page in pages:
-            extract(page)
-    best = {name: (float("inf"), float("inf")) for name in extractors}
+    pages, gold = eval_pages(FIXTURES)
+    labelled = labelled_pages(FIXTURES)
+    labels = load_labels(LABELS)
+    labelled = [page for page in labelled if page.name in labels]
+    print(f"extraction: {len(pages)} extraction-eval pages ({sum(len(p.body) for p in pages) / 1e6:.1f} MB), "
+          f"{len(labelled)} labelled pages with {sum(len(labels[p.name]) for p in labelled)} in-content images")
+    best = {name: float("inf") for name in names}
     outputs: dict[str, list[Output]] = {}
     for round_index in range(args.rounds):
-        for name, extract in extractors.items():
-            cpu, wall, outputs[name] = timed_round(extract, pages)
-            best[name] = min(best[name], (cpu, wall))
-            print(f"  round {round_index + 1}/{args.rounds} {name:12s} cpu {cpu:6.2f} s  wall {wall:6.2f} s",
-                  flush=True)
-    rate = {name: len(pages) / cpu for name, (cpu, _) in best.items()}
-    print(f"  pages/s per core     ours {rate['ours']:7.1f}   trafilatura {rate['trafilatura']:7.1f}"
-          f"   ratio {rate['ours'] / rate['trafilatura']:.1f}x")
-    for source, label in (("html", "saved pages"), ("warc", "WARC records"), (None, "all")):
-        chosen = [i for i, p in enumerate(pages) if source is None or p.source == source]
-        report(label, [pages[i] for i in chosen], [outputs["ours"][i] for i in chosen],
-               [outputs["trafilatura"][i] for i in chosen])
+        for name in names:
+            cpu, outputs[name] = timed_pass(TEXT_RUNS[name], pages)
+            best[name] = min(best[name], cpu)
+            print(f"  round {round_index + 1}/{args.rounds} {name:12s} cpu {cpu:7.2f} s", flush=True)
+    rate = {name: len(pages) / cpu for name, cpu in best.items()}
+    text = {name: text_scores(pages, gold, outputs[name]) for name in names}
+    images = {name: image_scores(labelled, labels, IMAGE_RUNS[name]) for name in names if name in IMAGE_RUNS}
+    print_table(text, images, rate)
+    if args.show_images and "dataengine" in images:
+        print_image_misses(images["dataengine"], args.show_images)
     return 0
 
 
