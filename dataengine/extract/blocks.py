@@ -47,6 +47,12 @@ LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
 # is the character or the TeX source, and it stays in the sentence instead of splitting it.
 _GLYPH_CLASSES = frozenset({"emoji", "wp-smiley", "mwe-math-fallback-image-inline",
                             "mwe-math-fallback-image-display", "latex", "tex", "katex-img"})
+# Blocks that end a text block but need no box of their own unless their class names something.
+_LEAF_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "tr", "tbody", "thead", "tfoot",
+                        "caption", "figcaption", "hr", "summary", "legend", "address", "hgroup"})
+# Attributes that cannot hide an element or make it chrome: most elements carry only these.
+_PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
+                          "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
 _MEDIA_SELECTOR = "img, picture, figure"
 _INTERACTIVE_FORM_SELECTOR = "textarea, input[type=email], input[type=password], input[type=search]"
 _MAX_DATA_TABLE_CELL = 500
@@ -71,7 +77,7 @@ class Box:
         self.end = first
         self.cls = cls  # the class attribute: boxes of one kind of widget share it
         self.interactive = False  # a form asking the reader for input
-        self.protected = False  # holds the page's main landmark
+        self.protected = False  # is or holds the page's main landmark (main, role=main, articleBody, h1)
         self.semantic = False  # article, main, role=main, itemprop=articleBody
         self.chars = self.link_chars = self.link_blocks = self.votes = 0
         self.prose = self.prose_chars = 0
@@ -118,15 +124,14 @@ class PageBlocks:
         self.boxes: list[Box] = [root]
 
 
-def _landmark_ancestors(body: LexborNode) -> set[int]:
-    """``mem_id`` of every element that holds a landmark (main, role=main, articleBody, h1)."""
-    protected: set[int] = set()
-    for landmark in body.css(LANDMARK_SELECTOR):
-        node = landmark
-        while node is not None and node.mem_id not in protected:
-            protected.add(node.mem_id)
-            node = node.parent
-    return protected
+def _hidden_or_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
+    """Whether attributes hide the element or give it a chrome role (navigation, banner, comment)."""
+    return is_hidden(tag, attrs) or attrs.get("role") in CHROME_ROLES or attrs.get("itemprop") == "comment"
+
+
+def _holds_landmark(node: LexborNode) -> bool:
+    """Whether ``node`` is or holds the page's main landmark (lexbor's ``css_first`` matches the node itself too)."""
+    return node.css_first(LANDMARK_SELECTOR) is not None
 
 
 class Walker:
@@ -143,7 +148,6 @@ class Walker:
         self._caption: str | None = None
         self._in_figure = False
         self._in_article = False
-        self._protected: set[int] = set()
         self._depth = 0
         # Inside a list item: nested blocks are words of one line, lines go to the list's group.
         self._group: Box | None = None
@@ -156,7 +160,6 @@ class Walker:
         body = tree.body
         if body is None:
             return None
-        self._protected = _landmark_ancestors(body)
         root = Box("body", None, None, 0, "")
         self._box = root
         self._blocks = PageBlocks(root)
@@ -170,8 +173,9 @@ class Walker:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        text = normalize_text("".join(self._buffer))
+        raw = "".join(self._buffer)
         self._buffer = []
+        text = normalize_text(raw) if not raw.isspace() else ""
         if text:
             chars = len(text)
             self._blocks.items.append(Item(text, self._block_tag, self._box, chars, min(self._link_chars, chars),
@@ -201,7 +205,8 @@ class Walker:
             self._add_text(node.text())
             return
         self._depth += 1
-        for child in node.iter(include_text=True):
+        child = node.first_child  # first_child/next: cheaper than iter() on the hottest loop
+        while child is not None:
             tag = child.tag
             if tag == "-text":
                 text = child.text_content
@@ -209,6 +214,7 @@ class Walker:
                     self._add_text(text)
             elif tag not in NON_CONTENT_TAGS and tag is not None:
                 self._child(child, tag)
+            child = child.next
         self._depth -= 1
 
     def _child(self, child: LexborNode, tag: str) -> None:
@@ -222,15 +228,16 @@ class Walker:
             if tag == "img":
                 self._img(child, attrs)
                 return
-            if (is_hidden(tag, attrs) or attrs.get("role") in CHROME_ROLES or attrs.get("itemprop") == "comment") \
-                    and child.mem_id not in self._protected:
+            if not _PLAIN_ATTRS.issuperset(attrs) and _hidden_or_chrome(tag, attrs) and not _holds_landmark(child):
                 return
             kind = class_kind(attrs.get("class")) or class_kind(attrs.get("id"))
-            if kind == SECTION and child.mem_id not in self._protected:
+            if kind == SECTION and not _holds_landmark(child):
                 return
-        if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and child.mem_id not in self._protected:
+        if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and not _holds_landmark(child):
             return
-        if tag in BLOCK_TAGS:
+        if tag in _LEAF_TAGS and kind is None and self._group is None:
+            self._leaf(child, tag)
+        elif tag in BLOCK_TAGS:
             self._element(child, tag, kind, attrs)
         elif tag == "img":
             self._img(child, attrs)
@@ -242,6 +249,15 @@ class Walker:
             self._link_depth -= 1
         else:
             self._inline(child, kind)
+
+    def _leaf(self, node: LexborNode, tag: str) -> None:
+        """A paragraph, heading or cell-like block: a text boundary of its own, without a box."""
+        self._flush()
+        outer = self._block_tag
+        self._block_tag = tag
+        self._walk(node)
+        self._flush()
+        self._block_tag = outer
 
     def _inline(self, node: LexborNode, kind: str | None) -> None:
         # Text of inline elements named as metadata or controls (a byline, a "share" link)
@@ -291,9 +307,10 @@ class Walker:
 
     def _box_walk(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
         box = self._open(tag, kind, attrs)
-        box.protected = node.mem_id in self._protected
-        box.semantic = tag in ARTICLE_TAGS or (bool(attrs) and (attrs.get("role") == "main"
-                                                                or attrs.get("itemprop") == "articleBody"))
+        landmark = tag == "main" or (bool(attrs) and (attrs.get("role") == "main"
+                                                      or attrs.get("itemprop") == "articleBody"))
+        box.protected = landmark  # ``content.tally`` adds the boxes holding a landmark or an h1
+        box.semantic = landmark or tag == "article"
         if tag == "form":
             box.interactive = node.css_first(_INTERACTIVE_FORM_SELECTOR) is not None
         outer_tag, outer_article = self._block_tag, self._in_article

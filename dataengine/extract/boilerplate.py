@@ -83,38 +83,50 @@ _HIDING_TOKENS = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hid
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _RUNS = re.compile(r"[a-z0-9]+")
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_VOCABULARIES = ((SECTION, _SECTION_WORDS), (CONTROL, _CONTROL_WORDS), (META, _META_WORDS),
+                 (CAPTION, _CAPTION_WORDS), (CONTENT, _CONTENT_WORDS))
+_KINDS = [kind for kind, _ in _VOCABULARIES]
+_ANY_STEM = re.compile("|".join(sorted({run for _, words in _VOCABULARIES for word in words for run in word.split("-")},
+                                       key=len, reverse=True)))
+_RANK = {kind: rank for rank, kind in enumerate(_KINDS)}
+# Class strings and tokens repeat within a page and across a site: both verdicts are cached.
 _KIND_CACHE: dict[str, str | None] = {}
-_KIND_CACHE_SIZE = 50_000
+_TOKEN_CACHE: dict[str, str | None] = {}
+_CACHE_SIZE = 50_000
 
 
-def _runs(token: str) -> list[str]:
-    """The words of a class token: dash/underscore runs and camelCase words, lower case, plus
-    each pair of adjacent words joined by a dash (``more-posts``) and the whole token."""
+def _token_kind(token: str) -> str | None:
+    """The kind one class token names (``None`` for none): its dash/underscore runs and camelCase
+    words, lower case, each pair of adjacent words joined by a dash (``more-posts``), and the
+    whole token (``commentlist``) are looked up in the vocabularies."""
+    lowered = token.lower()
+    if lowered in _HIDING_TOKENS:
+        return SECTION
+    if _ANY_STEM.search(lowered) is None:  # most tokens ("col-md-8", "clearfix") hold no word at all
+        return None
     words = _RUNS.findall(_CAMEL.sub("-", token).lower())
     if len(words) > 1:
         words += [f"{a}-{b}" for a, b in zip(words, words[1:])]
-        words.append(token.lower())
-    return words
+        words.append(lowered)
+    for kind, vocabulary in _VOCABULARIES:
+        if not vocabulary.isdisjoint(words):
+            return kind
+    return None
 
 
 def _classify(value: str) -> str | None:
-    # A section word anywhere decides; else control beats meta beats content.
-    kind = None
+    # The strongest kind among the tokens wins: section, control, meta, caption, content.
+    best = len(_RANK)
     for token in value.split():
-        if token.lower() in _HIDING_TOKENS:
-            return SECTION
-        words = _runs(token)
-        if not _SECTION_WORDS.isdisjoint(words):
-            return SECTION
-        if not _CONTROL_WORDS.isdisjoint(words):
-            kind = CONTROL
-        elif kind in (None, CONTENT, CAPTION) and not _META_WORDS.isdisjoint(words):
-            kind = META
-        elif kind in (None, CONTENT) and not _CAPTION_WORDS.isdisjoint(words):
-            kind = CAPTION
-        elif kind is None and not _CONTENT_WORDS.isdisjoint(words):
-            kind = CONTENT
-    return kind
+        kind = _TOKEN_CACHE.get(token, "")
+        if kind == "":
+            kind = _token_kind(token)
+            if len(_TOKEN_CACHE) >= _CACHE_SIZE:
+                _TOKEN_CACHE.clear()
+            _TOKEN_CACHE[token] = kind
+        if kind is not None:
+            best = min(best, _RANK[kind])
+    return _KINDS[best] if best < len(_RANK) else None
 
 
 def class_kind(value: str | None) -> str | None:
@@ -124,7 +136,7 @@ def class_kind(value: str | None) -> str | None:
     kind = _KIND_CACHE.get(value, "")
     if kind == "":
         kind = _classify(value)
-        if len(_KIND_CACHE) >= _KIND_CACHE_SIZE:
+        if len(_KIND_CACHE) >= _CACHE_SIZE:
             _KIND_CACHE.clear()
         _KIND_CACHE[value] = kind
     return kind

@@ -117,8 +117,11 @@ def markup_complexity(text: str) -> tuple[int, int]:
 
 def check_budget(text: str, max_depth: int, max_elements: int) -> None:
     """Raise ``TooComplexError`` when the markup of ``text`` is deeper or larger than allowed."""
-    start_tags = text.count("<") - text.count("</")  # an upper bound of both measures, at C speed
-    if start_tags <= min(max_depth, max_elements):
+    # Upper bounds of both measures at C speed: every start tag opens with "<", and end tags
+    # are "</"; counting "</" costs twice "<", so it is counted only for pages with many "<".
+    limit = min(max_depth, max_elements)
+    opens = text.count("<")
+    if opens <= limit or opens - text.count("</") <= limit:
         return
     depth, elements = markup_complexity(text)
     if depth > max_depth:

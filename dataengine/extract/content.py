@@ -37,6 +37,8 @@ def tally(blocks: PageBlocks) -> None:
         if item.text is None:
             continue
         box = item.box
+        if item.tag == "h1":
+            box.protected = True
         box.chars += item.chars
         box.link_chars += item.link_chars
         if item.link_chars >= LINK_BLOCK_SHARE * item.chars:
@@ -53,6 +55,7 @@ def tally(blocks: PageBlocks) -> None:
             parent.link_blocks += box.link_blocks
             parent.prose += box.prose
             parent.prose_chars += box.prose_chars
+            parent.protected = parent.protected or box.protected
 
 
 def vote(blocks: PageBlocks) -> None:

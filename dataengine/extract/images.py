@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 # Lazy-load attributes seen in the wild, most specific first; the first present one wins over src.
 LAZY_SRC_ATTRS = ("data-lazy-src", "data-src", "data-original", "data-lazy", "data-dejavu-src",
-                  "data-hi-res-src", "data-full-src", "data-img-src", "data-image", "data-echo",
+                  "data-hi-res-src", "data-full-src", "data-img-src", "data-image", "data-echo", "data-interchange",
                   "data-lazyload", "data-url")
 LAZY_SRCSET_ATTRS = ("data-lazy-srcset", "data-srcset")
 # File names that lazy loaders and old layouts use for stand-ins: never the picture itself.
@@ -30,6 +30,8 @@ _TRACKERS = ("facebook.com/tr", "pixel.wp.com", "stats.wp.com", "google-analytic
              "scorecardresearch.com", "vgwort.de", "ioam.de", "ivwbox.de", "quantserve.com", "bat.bing.com",
              "analytics.twitter.com", "googletagmanager.com")
 _WS = re.compile(r"[\t\n\r\f ]+")
+# URLs inside a bracketed or JSON attribute value: absolute, or a path to an image file.
+_EMBEDDED_URL = re.compile(r"(?:https?:)?//[^\s,\]\)\"']+|/[^\s,\]\)\"']+\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _SRCSET_URL = re.compile(r"[\s,]*(\S+)")
 _SRCSET_DESCRIPTOR = re.compile(r"([^,]*),?")
 _DATA_URI = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*?),(?P<payload>.*)", re.S | re.I)
@@ -105,9 +107,15 @@ def chosen_source(attrs: dict[str, str | None]) -> str | None:
     if best:
         return best
     for name in LAZY_SRC_ATTRS:
-        value = attrs.get(name)
-        if value and value.strip() and not value.lstrip().startswith(("{", "[")):  # skip JSON configs
-            return value.strip()
+        value = (attrs.get(name) or "").strip()
+        if value.startswith(("{", "[")):
+            # A list of renditions ("[small.jpg, (small)], [large.jpg, (large)]", Foundation's
+            # interchange) or a JSON config: its last URL is the largest rendition.
+            urls = _EMBEDDED_URL.findall(value)
+            if urls:
+                return urls[-1]
+        elif value:
+            return value
     return src or None
 
 

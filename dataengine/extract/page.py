@@ -75,15 +75,17 @@ class ExtractedPage:
 
 
 def _title(tree: LexborHTMLParser) -> str | None:
-    og = tree.css_first('meta[property="og:title"], meta[name="og:title"]')
+    # Both live in <head>; searching only there spares a scan of the whole page.
+    head = tree.head or tree
+    og = head.css_first('meta[property="og:title"], meta[name="og:title"]')
     if og is not None and (value := normalize_text(og.attributes.get("content") or "")):
         return value
-    node = tree.css_first("title")
+    node = head.css_first("title") or tree.css_first("title")
     return (normalize_text(node.text()) or None) if node is not None else None
 
 
 def _base_url(tree: LexborHTMLParser, url: str) -> str:
-    node = tree.css_first("base[href]")
+    node = (tree.head or tree).css_first("base[href]")
     if node is not None:
         href = (node.attributes.get("href") or "").strip()
         resolved = urljoin(url, href) if href else ""

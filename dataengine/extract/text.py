@@ -12,7 +12,6 @@ import re
 import unicodedata
 
 LINE_BREAK = "\ue000"
-_SPACES = re.compile(r"[ \t\n\r\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # Soft hyphen, zero-width space, word joiner, BOM: invisible in rendering, noise to a tokenizer.
 _INVISIBLE = re.compile(r"[\u00ad\u200b\u2060\ufeff]")
 _BREAKS = re.compile(r" ?" + LINE_BREAK + r"[ " + LINE_BREAK + r"]*")
@@ -20,12 +19,15 @@ _BREAKS = re.compile(r" ?" + LINE_BREAK + r"[ " + LINE_BREAK + r"]*")
 
 def normalize_text(raw: str) -> str:
     """Collapse whitespace, turn ``LINE_BREAK`` marks into newlines, drop invisible characters, NFC."""
-    text = _SPACES.sub(" ", raw)
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
+    # str.split() splits on every Unicode space (and on the line separators U+0085, U+2028,
+    # U+2029, which collapse too), several times faster than a regular expression.
+    if raw.isascii():
+        text = " ".join(raw.split())
+    else:
+        text = unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", raw).split()))
     if LINE_BREAK in text:
         text = _BREAKS.sub("\n", text.strip(" " + LINE_BREAK))
-    return text.strip()
+    return text
 
 
 def normalize_preformatted(raw: str) -> str:
