@@ -88,13 +88,14 @@ class Box:
 
 class ImageRef:
     """An image as written in the page: its attributes, the raw source chosen among
-    ``src``/``srcset``/lazy-load attributes, the caption of its figure, and whether it sits in a link."""
+    ``src``/``srcset``/lazy-load attributes, the caption of its figure, and the target of the
+    link around it (``href``, ``None`` outside links)."""
 
-    __slots__ = ("attrs", "raw", "caption", "in_link", "in_figure")
+    __slots__ = ("attrs", "raw", "caption", "href", "in_figure")
 
-    def __init__(self, attrs: dict[str, str | None], raw: str | None, caption: str | None, in_link: bool,
+    def __init__(self, attrs: dict[str, str | None], raw: str | None, caption: str | None, href: str | None,
                  in_figure: bool) -> None:
-        self.attrs, self.raw, self.caption, self.in_link, self.in_figure = attrs, raw, caption, in_link, in_figure
+        self.attrs, self.raw, self.caption, self.href, self.in_figure = attrs, raw, caption, href, in_figure
 
 
 class Item:
@@ -143,6 +144,7 @@ class Walker:
         self._buffer: list[str] = []
         self._chars = self._link_chars = self._meta_chars = 0
         self._link_depth = self._meta_depth = 0
+        self._href: str | None = None  # the target of the innermost link being walked
         self._block_tag = "p"
         self._box: Box | None = None
         self._caption: str | None = None
@@ -245,7 +247,10 @@ class Walker:
             self._picture(child)
         elif tag == "a":
             self._link_depth += 1
+            outer_href = self._href
+            self._href = (attrs.get("href") or "") if attrs else ""
             self._inline(child, kind)
+            self._href = outer_href
             self._link_depth -= 1
         else:
             self._inline(child, kind)
@@ -417,7 +422,7 @@ class Walker:
 
     def _image(self, attrs: dict[str, str | None], raw: str | None) -> None:
         self._flush()
-        ref = ImageRef(attrs, raw, self._caption or None, self._link_depth > 0, self._in_figure)
+        ref = ImageRef(attrs, raw, self._caption or None, self._href, self._in_figure)
         self._blocks.items.append(Item(None, "img", self._box, group=self._group, image=ref))
 
 

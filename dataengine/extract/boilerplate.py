@@ -5,7 +5,7 @@ everything inside; page chrome (``nav``, ``aside``, ``footer``, a ``header`` out
 article) and elements with a chrome ``role`` too. Class and id attributes name what an
 element is: ``class_kind`` reads them word by word (``site-footer`` holds the word
 ``footer``, ``header`` does not hold ``ad``), including camelCase words and a few stems that
-sites glue to other words (``relatedArticles``, ``commentlist``). Four kinds come out:
+sites glue to other words (``relatedArticles``, ``commentlist``). These kinds come out:
 
 - ``section``: prose that is never the article (comments, related stories, sidebars,
   consent notices, author boxes, newsletter sign-ups) or a class that hides the element;
@@ -13,6 +13,7 @@ sites glue to other words (``relatedArticles``, ``commentlist``). Four kinds com
   container (``share-zone``, ``tab-menu``), so such an element stays when it holds prose;
 - ``meta``: bylines, dates, tags, categories, photo credits: short lines about the article,
   kept when they hold prose (a "meta" class on a paragraph of text);
+- ``media``: a gallery or a slider, whose pictures are content;
 - ``caption``: the caption of a picture;
 - ``content``: the article body itself (``entry-content``, ``articleBody``), a hint for
   finding the main content.
@@ -37,7 +38,7 @@ CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary"
 # Elements that mark the article itself, so a header inside them is the article's header.
 ARTICLE_TAGS = frozenset({"article", "main"})
 
-SECTION, CONTROL, META, CAPTION, CONTENT = "section", "control", "meta", "caption", "content"
+SECTION, MEDIA, CONTROL, META, CAPTION, CONTENT = "section", "media", "control", "meta", "caption", "content"
 
 # Sections that hold prose which is never the article: skipped however much text they hold.
 _SECTION_WORDS = frozenset({
@@ -48,6 +49,10 @@ _SECTION_WORDS = frozenset({
     "more-stories", "more-articles", "most-viewed", "most-read", "most-popular", "also-read", "read-next",
     "next-post", "prev-post", "previous-post", "post-navigation", "offcanvas", "off-canvas",
 })
+# Galleries and sliders: their pictures are content even when the words around them name
+# controls ("gallery-icon", "slider-nav").
+_MEDIA_WORDS = frozenset({"gallery", "galleries", "slider", "slides", "slideshow", "carousel", "lightbox",
+                          "tiled-gallery", "wp-block-gallery"})
 # Controls and side boxes (menus, share bars, ads, sidebars, sign-up boxes). Sites also put
 # these words on the article's container ("share-zone", "has-sidebar", "paywall-container"),
 # so a box named so stays when it holds prose.
@@ -57,7 +62,7 @@ _CONTROL_WORDS = frozenset({
     "social", "socials", "follow", "ad", "ads", "adsbygoogle", "advert", "advertisement", "advertising",
     "anzeige", "sponsor", "sponsored", "promo", "promotion", "marketing", "affiliate", "cta", "modal", "popup",
     "overlay", "flyout", "widget", "widgets", "button", "buttons", "btn", "icon", "icons",
-    "noprint", "email", "dropdown", "carousel", "slider", "notice", "alert", "toc", "sidebar",
+    "noprint", "email", "dropdown", "notice", "alert", "toc", "sidebar",
     "sidebars", "secondary", "tertiary", "paywall", "read-more", "readmore", "contact", "banner", "masthead",
     "popular", "trending", "disclaimer", "copyright", "login", "register", "signup", "subscribe",
     "subscription", "logo", "rating", "ratings", "donation", "donate", "privacy",
@@ -83,31 +88,52 @@ _HIDING_TOKENS = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hid
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _RUNS = re.compile(r"[a-z0-9]+")
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_VOCABULARIES = ((SECTION, _SECTION_WORDS), (CONTROL, _CONTROL_WORDS), (META, _META_WORDS),
+_VOCABULARIES = ((SECTION, _SECTION_WORDS), (MEDIA, _MEDIA_WORDS), (CONTROL, _CONTROL_WORDS), (META, _META_WORDS),
                  (CAPTION, _CAPTION_WORDS), (CONTENT, _CONTENT_WORDS))
-_KINDS = [kind for kind, _ in _VOCABULARIES]
+# Within one token a gallery word wins ("gallery-icon"); across tokens a control word does
+# ("widget slider_widget" is a sidebar widget that happens to slide).
+_KINDS = [SECTION, CONTROL, MEDIA, META, CAPTION, CONTENT]
 _ANY_STEM = re.compile("|".join(sorted({run for _, words in _VOCABULARIES for word in words for run in word.split("-")},
                                        key=len, reverse=True)))
 _RANK = {kind: rank for rank, kind in enumerate(_KINDS)}
 # Class strings and tokens repeat within a page and across a site: both verdicts are cached.
 _KIND_CACHE: dict[str, str | None] = {}
 _TOKEN_CACHE: dict[str, str | None] = {}
+_WORDS_CACHE: dict[str, frozenset[str]] = {}
 _CACHE_SIZE = 50_000
 
 
+def _token_words(token: str) -> list[str]:
+    """The words of one class token: dash/underscore runs and camelCase words, lower case,
+    each pair of adjacent words joined by a dash (``more-posts``), and the whole token."""
+    words = _RUNS.findall(_CAMEL.sub("-", token).lower())
+    if len(words) > 1:
+        words += [f"{a}-{b}" for a, b in zip(words, words[1:])]
+        words.append(token.lower())
+    return words
+
+
+def word_set(value: str | None) -> frozenset[str]:
+    """Every word of a class or id attribute, as ``class_kind`` reads them."""
+    if not value:
+        return frozenset()
+    words = _WORDS_CACHE.get(value)
+    if words is None:
+        words = frozenset(word for token in value.split() for word in _token_words(token))
+        if len(_WORDS_CACHE) >= _CACHE_SIZE:
+            _WORDS_CACHE.clear()
+        _WORDS_CACHE[value] = words
+    return words
+
+
 def _token_kind(token: str) -> str | None:
-    """The kind one class token names (``None`` for none): its dash/underscore runs and camelCase
-    words, lower case, each pair of adjacent words joined by a dash (``more-posts``), and the
-    whole token (``commentlist``) are looked up in the vocabularies."""
+    """The kind one class token names (``None`` for none): its words are looked up in the vocabularies."""
     lowered = token.lower()
     if lowered in _HIDING_TOKENS:
         return SECTION
     if _ANY_STEM.search(lowered) is None:  # most tokens ("col-md-8", "clearfix") hold no word at all
         return None
-    words = _RUNS.findall(_CAMEL.sub("-", token).lower())
-    if len(words) > 1:
-        words += [f"{a}-{b}" for a, b in zip(words, words[1:])]
-        words.append(lowered)
+    words = _token_words(token)
     for kind, vocabulary in _VOCABULARIES:
         if not vocabulary.isdisjoint(words):
             return kind
@@ -115,7 +141,7 @@ def _token_kind(token: str) -> str | None:
 
 
 def _classify(value: str) -> str | None:
-    # The strongest kind among the tokens wins: section, control, meta, caption, content.
+    # The strongest kind among the tokens wins, in the order of _KINDS.
     best = len(_RANK)
     for token in value.split():
         kind = _TOKEN_CACHE.get(token, "")
@@ -130,7 +156,8 @@ def _classify(value: str) -> str | None:
 
 
 def class_kind(value: str | None) -> str | None:
-    """What a class or id attribute names: ``section``, ``control``, ``meta``, ``caption``, ``content`` or ``None``."""
+    """What a class or id attribute names: ``section``, ``media``, ``control``, ``meta``, ``caption``,
+    ``content`` or ``None``."""
     if not value:
         return None
     kind = _KIND_CACHE.get(value, "")

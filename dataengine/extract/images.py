@@ -30,6 +30,8 @@ _TRACKERS = ("facebook.com/tr", "pixel.wp.com", "stats.wp.com", "google-analytic
              "scorecardresearch.com", "vgwort.de", "ioam.de", "ivwbox.de", "quantserve.com", "bat.bing.com",
              "analytics.twitter.com", "googletagmanager.com")
 _WS = re.compile(r"[\t\n\r\f ]+")
+# Values templates write into src when they have no picture: not an address.
+_NO_SOURCE = frozenset({"null", "undefined", "none", "false", "#", "about:blank"})
 # URLs inside a bracketed or JSON attribute value: absolute, or a path to an image file.
 _EMBEDDED_URL = re.compile(r"(?:https?:)?//[^\s,\]\)\"']+|/[^\s,\]\)\"']+\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _SRCSET_URL = re.compile(r"[\s,]*(\S+)")
@@ -106,6 +108,8 @@ def chosen_source(attrs: dict[str, str | None]) -> str | None:
     best = largest_candidate(candidates)
     if best:
         return best
+    if src.lower() in _NO_SOURCE:
+        src = ""
     for name in LAZY_SRC_ATTRS:
         value = (attrs.get(name) or "").strip()
         if value.startswith(("{", "[")):

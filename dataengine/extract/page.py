@@ -122,6 +122,6 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     # A page read from disk may point at files beside it; a web page may not point into our disk.
     schemes = _WEB_SCHEMES | ({"file"} if urlsplit(url).scheme.lower() == "file" else set())
     flow = FlowBuilder(page.base_url, frozenset(schemes), min_data_uri_bytes=config.min_data_uri_bytes)
-    flow.run(content_items(blocks, container))
+    flow.run(content_items(blocks, container, page.base_url))
     page.segments, page.images, page.dropped = flow.segments, flow.images, flow.dropped
     return page

@@ -20,6 +20,7 @@ import re
 from .blocks import HEADING_TAGS, Box, Item, PageBlocks
 from .boilerplate import CONTROL, META
 from .content import LINK_BLOCK_SHARE, lead_start
+from .figures import judge_images
 
 # A <form> holding more than this share of the page's text is a layout wrapper.
 _WRAPPER_TEXT_SHARE = 0.6
@@ -73,19 +74,22 @@ def _is_boilerplate(box: Box, page_chars: int, max_link_density: float) -> bool:
     return False
 
 
-def content_items(blocks: PageBlocks, container: Box) -> list[Item]:
+def content_items(blocks: PageBlocks, container: Box, page_url: str) -> list[Item]:
     """The items of ``container`` that are content: boilerplate boxes, links, metadata,
-    datelines, captions and the titles of emptied sections left out."""
+    datelines, captions, the titles of emptied sections and page furniture among the
+    images (``figures``) left out. ``page_url`` tells links to the page itself from others."""
     items = blocks.items[lead_start(blocks, container):container.end]
     for item in items:
         item.keep = not item.box.dead and (item.text is None or item.group is not None
                                            or not _is_boilerplate_block(item))
-    # A short title-like line right before something that went introduced it ("Read more:").
+    # A short title-like line right before a box or block that went introduced it ("Read more:").
     for i in range(len(items) - 1):
-        item = items[i]
-        if item.keep and item.text is not None and item.group is None and not items[i + 1].keep \
+        item, following = items[i], items[i + 1]
+        if item.keep and item.text is not None and item.group is None and not following.keep \
+                and (following.text is not None or following.box.dead) \
                 and item.chars <= _LEAD_IN_CHARS and item.text[-1] not in _SENTENCE_ENDS and item.tag != "pre":
             item.keep = False
+    judge_images(items, blocks.items, page_url)
     headings = [i for i, item in enumerate(items) if item.keep and item.text is not None
                 and item.tag in HEADING_TAGS and item.chars < _SECTION_TITLE_CHARS]
     for i in reversed(headings):  # the last first: a sub-heading's verdict counts for its parent
