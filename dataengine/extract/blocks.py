@@ -207,15 +207,21 @@ class Walker:
             self._add_text(node.text())
             return
         self._depth += 1
+        buffer = self._buffer
+        counting = self._link_depth or self._meta_depth
         child = node.first_child  # first_child/next: cheaper than iter() on the hottest loop
         while child is not None:
             tag = child.tag
             if tag == "-text":
                 text = child.text_content
                 if text:
-                    self._add_text(text)
+                    if counting:
+                        self._add_text(text)
+                    else:
+                        buffer.append(text)
             elif tag not in NON_CONTENT_TAGS and tag is not None:
                 self._child(child, tag)
+                buffer = self._buffer  # a flush below replaced it
             child = child.next
         self._depth -= 1
 
@@ -232,7 +238,9 @@ class Walker:
                 return
             if not _PLAIN_ATTRS.issuperset(attrs) and _hidden_or_chrome(tag, attrs) and not _holds_landmark(child):
                 return
-            kind = class_kind(attrs.get("class")) or class_kind(attrs.get("id"))
+            kind = class_kind(attrs.get("class"))
+            if kind is None and tag in BLOCK_TAGS:  # ids of inline elements are anchors, not names
+                kind = class_kind(attrs.get("id"))
             if kind == SECTION and not _holds_landmark(child):
                 return
         if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and not _holds_landmark(child):

@@ -93,8 +93,8 @@ _VOCABULARIES = ((SECTION, _SECTION_WORDS), (MEDIA, _MEDIA_WORDS), (CONTROL, _CO
 # Within one token a gallery word wins ("gallery-icon"); across tokens a control word does
 # ("widget slider_widget" is a sidebar widget that happens to slide).
 _KINDS = [SECTION, CONTROL, MEDIA, META, CAPTION, CONTENT]
-_ANY_STEM = re.compile("|".join(sorted({run for _, words in _VOCABULARIES for word in words for run in word.split("-")},
-                                       key=len, reverse=True)))
+_ALL_WORDS = frozenset(word for _, words in _VOCABULARIES for word in words)
+_ALL_RUNS = frozenset(run for word in _ALL_WORDS for run in word.split("-"))
 _RANK = {kind: rank for rank, kind in enumerate(_KINDS)}
 # Class strings and tokens repeat within a page and across a site: both verdicts are cached.
 _KIND_CACHE: dict[str, str | None] = {}
@@ -103,13 +103,19 @@ _WORDS_CACHE: dict[str, frozenset[str]] = {}
 _CACHE_SIZE = 50_000
 
 
+def _token_runs(token: str, lowered: str) -> list[str]:
+    """The dash/underscore runs and camelCase words of a class token, lower case."""
+    return _RUNS.findall(lowered if lowered == token else _CAMEL.sub("-", token).lower())
+
+
 def _token_words(token: str) -> list[str]:
-    """The words of one class token: dash/underscore runs and camelCase words, lower case,
-    each pair of adjacent words joined by a dash (``more-posts``), and the whole token."""
-    words = _RUNS.findall(_CAMEL.sub("-", token).lower())
+    """The words of one class token: its runs, each pair of adjacent runs joined by a dash
+    (``more-posts``), and the whole token (``commentlist``)."""
+    lowered = token.lower()
+    words = _token_runs(token, lowered)
     if len(words) > 1:
         words += [f"{a}-{b}" for a, b in zip(words, words[1:])]
-        words.append(token.lower())
+        words.append(lowered)
     return words
 
 
@@ -131,9 +137,14 @@ def _token_kind(token: str) -> str | None:
     lowered = token.lower()
     if lowered in _HIDING_TOKENS:
         return SECTION
-    if _ANY_STEM.search(lowered) is None:  # most tokens ("col-md-8", "clearfix") hold no word at all
+    # Most tokens ("col-md-8", "clearfix", "post-1234") hold no word of any vocabulary at all:
+    # a few set lookups tell, where building every pair of words would not.
+    runs = _token_runs(token, lowered)
+    if _ALL_RUNS.isdisjoint(runs) and lowered not in _ALL_WORDS:
         return None
-    words = _token_words(token)
+    words = runs
+    if len(runs) > 1:
+        words = runs + [f"{a}-{b}" for a, b in zip(runs, runs[1:])] + [lowered]
     for kind, vocabulary in _VOCABULARIES:
         if not vocabulary.isdisjoint(words):
             return kind

@@ -105,7 +105,10 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     config = config or ExtractConfig()
     decoded = decode_html(body, (headers or {}).get("content-type"))
     check_budget(decoded.text, config.max_depth, config.max_elements)
-    tree = LexborHTMLParser(decoded.text)
+    # lexbor parses UTF-8 bytes; handing it the page's own bytes when they are UTF-8 spares
+    # encoding the decoded text back (a BOM or invalid bytes need the decoded text).
+    utf8 = decoded.encoding == "utf-8" and decoded.errors == 0 and decoded.source != "bom"
+    tree = LexborHTMLParser(body if utf8 else decoded.text)
     html = tree.css_first("html")
     lang = (html.attributes.get("lang") or html.attributes.get("xml:lang") or "").strip() or None \
         if html is not None else None
