@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -20,11 +21,15 @@ BIN = os.path.dirname(sys.executable)
 
 def command(*args: str, timeout: int = 300) -> str:
     """Run ``dataengine``/``trainer`` ARGS from the repository root; its stdout, or fail with its stderr."""
-    env = {**os.environ, "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
-    proc = subprocess.run([os.path.join(BIN, args[0]), *args[1:]], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return process(*args, timeout=timeout).stdout
+
+
+def process(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``dataengine``/``trainer`` ARGS as a user's shell would; the finished process, which exited 0."""
+    proc = subprocess.run([os.path.join(BIN, args[0]), *args[1:]], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    return proc.stdout
+    return proc
 
 
 @pytest.mark.slow
@@ -33,9 +38,14 @@ def test_run_sql_validate_dedup_publish_and_train_on_s3(s3, sample_web_server, t
     s3.mkdir("corpora")
     corpus, deduped, final = "s3://corpora/web", "s3://corpora/deduped", "s3://corpora/final"
 
-    command("dataengine", "run", "pipelines/demo.yaml", "--output", corpus,
-            "--set", f"source.url={sample_web_server.url}sitemap.xml")
+    ran = process("dataengine", "run", "pipelines/demo.yaml", "--output", corpus,
+                  "--set", f"source.url={sample_web_server.url}sitemap.xml")
     assert s3.ls("corpora/web/shards") and s3.ls("corpora/web/ledger")
+    # Progress a person reads: partitions done of the total with documents and images per second,
+    # and nothing from Ray a user could not act on.
+    last = ran.stderr.replace("\r", "\n").splitlines()
+    assert any(re.search(r"run demo: 100%.* 4/4 .*docs/s, [0-9.]+ images/s", line) for line in last), ran.stderr
+    assert not re.search(r"WARNING|Token authentication|Total Progress|INFO", ran.stderr), ran.stderr
 
     rows = json.loads(command("dataengine", "sql", corpus, "--format", "json",
                               "select count(*) as docs, sum(n_images_ok) as images from docs"))
