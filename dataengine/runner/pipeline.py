@@ -42,7 +42,15 @@ from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, S
 from dataengine.runner.progress import Progress
 from dataengine.runner.ray_session import init_ray
 from dataengine.shards import ShardWriter, write_rejected
-from dataengine.shards.layout import SHARD_FILES, TMP_MARK, join, shard_name, shard_path, staging_dir
+from dataengine.shards.layout import (
+    SHARD_FILES,
+    TMP_MARK,
+    join,
+    shard_name,
+    shard_path,
+    staging_dir,
+    use_storage_options,
+)
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
@@ -151,6 +159,7 @@ def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id
                       layout: TokenLayout | None = None) -> dict[str, Any]:
     batch: Batch = pickle.loads(row["batch"])
     start = time.perf_counter()
+    use_storage_options(output, sink.storage_options)  # a worker has not seen the driver's settings
     _clear_partition_outputs(output, batch.partition)
     written = images = 0
     with ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize,
@@ -266,6 +275,7 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     (``ConfigError``).
     """
     output = output.rstrip("/")
+    use_storage_options(output, config.sink.storage_options)
     files = _check_stages(config, output)
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)
     start = time.perf_counter()
