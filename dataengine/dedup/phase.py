@@ -13,6 +13,7 @@ Tasks go through ``runner.executor.run_tasks``: on Ray (``executor="ray"``: the 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -99,6 +100,8 @@ def _run(corpus: str, config: DedupConfig, out: str | None, target: str, work_ur
     seconds["signatures"] = time.perf_counter() - start
 
     t = time.perf_counter()
+    if names:  # one step on this machine over every shard's signatures: say what is going on
+        print(f"dedup: matching the signatures of {len(names)} shards", file=sys.stderr, flush=True)
     decisions, n_docs = decide(corpus, work_url, config) if names else (None, 0)
     seconds["decide"] = time.perf_counter() - t
 

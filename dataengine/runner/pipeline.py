@@ -195,8 +195,9 @@ def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, r
     for position, stage in enumerate(config.stages):
         res = stage.resources
         if res.concurrency:
-            ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage}, concurrency=res.concurrency,
-                        num_cpus=res.num_cpus, num_gpus=res.num_gpus)
+            ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage},
+                        compute=ray.data.ActorPoolStrategy(size=res.concurrency), num_cpus=res.num_cpus,
+                        num_gpus=res.num_gpus)
         else:
             extra = {k: v for k, v in (("num_cpus", res.num_cpus), ("num_gpus", res.num_gpus)) if v is not None}
             ds = ds.map(_run_stage, fn_kwargs={"stage": stage, "run_id": run_id, "position": position}, **extra)
