@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``dataengine``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -59,6 +59,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``, letting a command's options come between its positional arguments.
+
+    ``dataengine sql CORPUS --format json "QUERY"`` reads as people write it: argparse alone
+    would take CORPUS, then the option, and refuse QUERY. Commands with sub-commands of their
+    own (``sample-web generate``) parse as argparse does.
+    """
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    position = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    command = sub.choices.get(argv[position]) if position is not None else None
+    if position != 0 or command is None or any(isinstance(a, argparse._SubParsersAction) for a in command._actions):
+        return parser.parse_args(argv)
+    args = command.parse_intermixed_args(argv[1:])
+    args.command = argv[0]
+    return args
 
 
 def fail(message: str) -> int:

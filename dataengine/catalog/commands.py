@@ -23,7 +23,7 @@ from dataengine.errors import CorpusError
 FORMATS = ("table", "csv", "json")
 MAX_CELL = 80
 HELP = """views: docs, images, rejected, shards, runs, ledger (see `.tables`)
-end a query with ';' or a blank line; .tables lists views and their columns; .quit exits"""
+end a query with ';' or a blank line; .tables lists views and their columns; .help shows this; .quit exits"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -123,6 +123,8 @@ def repl(catalog: Any, fmt: str, stdin: TextIO, stdout: TextIO) -> int:
             query, buffer = "\n".join(buffer), []
         else:
             stripped = line.strip()
+            if not buffer and stripped.lower().rstrip(";") in ("help", "exit", "quit", "tables"):
+                stripped = "." + stripped.lower().rstrip(";")   # what people type at any prompt
             if not buffer and stripped.startswith("."):
                 command = stripped.split()[0].lower()
                 if command in (".quit", ".exit", ".q"):

@@ -13,6 +13,7 @@ Tasks go through ``runner.executor.run_tasks``: on Ray (``executor="ray"``: the 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -94,10 +95,13 @@ def _run(corpus: str, config: DedupConfig, out: str | None, target: str, work_ur
     tfs, _ = fs_and_path(target)
     names = list_shards(corpus)
     run_tasks(shard_signatures, [(url, work_url, config) for url in shard_urls(corpus, names)],
-              executor=executor, address=address, what="dedup signatures")
+              executor=executor, address=address, what="dedup signatures",
+              counts=lambda _, rows: {"docs": rows["docs"], "images": rows["images"]})
     seconds["signatures"] = time.perf_counter() - start
 
     t = time.perf_counter()
+    if names:  # one step on this machine over every shard's signatures: say what is going on
+        print(f"dedup: matching the signatures of {len(names)} shards", file=sys.stderr, flush=True)
     decisions, n_docs = decide(corpus, work_url, config) if names else (None, 0)
     seconds["decide"] = time.perf_counter() - t
 
@@ -112,7 +116,8 @@ def _run(corpus: str, config: DedupConfig, out: str | None, target: str, work_ur
     stage_of = (lambda p: join(staging_root(corpus), p)) if out is None else (lambda p: target)
     calls = [(corpus, p, shards_of[p], by_partition[p], _url(tfs, stage_of(p), target), work_url, config, run_id)
              for p in partitions]
-    results = run_tasks(rewrite_partition, calls, executor=executor, address=address, what="dedup rewrite")
+    results = run_tasks(rewrite_partition, calls, executor=executor, address=address, what="dedup rewrite",
+                        counts=lambda _, done: {"docs": done["docs_in"]})
     if out is None:
         if partitions:
             mark_ready(corpus, run_id, partitions)

@@ -196,7 +196,8 @@ def publish(corpus: str, out: str, config: PlanConfig, name: str = "train", work
     with record.running():
         calls = [(out, partitions[k], shards[k], corpus, layout, run_id) for k in todo]
         for rows in run_tasks(write_final_shard, calls, executor=executor, address=address, what="publish",
-                              concurrency=max(1, workers), progress=progress, on_result=written):
+                              concurrency=max(1, workers), progress=progress, on_result=written,
+                              counts=lambda args, rows: {"docs": len(args[2]) - len(rows)}):
             result.rejected.extend(rows)
             result.written += 1
         reasons = Counter(f"{r.level}:{r.reason}" for r in result.rejected)

@@ -11,7 +11,8 @@ from dataengine.runner.config import load_pipeline
 def format_result(result, output: str) -> str:
     """A short human summary of a run."""
     lines = [f"run {result.run_id}: {result.partitions_done} partitions written, "
-             f"{result.partitions_skipped} skipped (already committed), {result.documents} documents",
+             f"{result.partitions_skipped} skipped (already committed), {result.documents} documents, "
+             f"{result.images} images",
              f"output: {output}"]
     if result.rejected:
         lines.append("rejected (stage, level, reason):")
@@ -28,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     from dataengine.runner.pipeline import run_pipeline  # imports Ray: only when running
 
     try:
-        result = run_pipeline(config, args.output, address=args.address)
+        result = run_pipeline(config, args.output, address=args.address, progress=not args.quiet)
     except ConfigError as exc:  # sources check their inputs when listing partitions
         raise UsageError(str(exc)) from None
     print(format_result(result, args.output))
@@ -49,4 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a setting: source.PARAM=V, stages.NAME.PARAM=V, sink.maxcount=N (repeatable)")
     p.add_argument("--address", default=None,
                    help="Ray cluster to use: 'auto' or ray://HOST:PORT; default starts a local Ray")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (partitions done of those to do, documents and images per second)")
     p.set_defaults(func=_run)

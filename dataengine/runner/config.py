@@ -74,10 +74,16 @@ class SourceConfig:
 
 @dataclass
 class SinkConfig:
-    """Shard limits of the output."""
+    """Shard limits of the output, and how to reach it.
+
+    ``storage_options`` are fsspec's options for a remote output (``s3://``: ``key``, ``secret``,
+    ``client_kwargs: {endpoint_url: ...}``), as sources take them; without them the output is
+    reached as the environment says (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...).
+    """
 
     maxcount: int = 1000
     maxsize: int = 256 * 1024 * 1024
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -14,12 +14,11 @@ Either way the results come back in call order and progress shows on stderr.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tqdm import tqdm
+from dataengine.runner.progress import Progress
 
 EXECUTORS = ("ray", "local")
 
@@ -33,13 +32,16 @@ def check_executor(executor: str) -> str:
 
 def run_tasks(fn: Callable[..., Any], calls: list[tuple], *, executor: str = "ray", address: str | None = None,
               what: str = "tasks", concurrency: int | None = None, progress: bool = True,
-              on_result: Callable[[Any], None] | None = None) -> list[Any]:
+              on_result: Callable[[Any], None] | None = None,
+              counts: Callable[[tuple, Any], dict[str, int]] | None = None) -> list[Any]:
     """``[fn(*args) for args in calls]``, each call a Ray task or run here (see the module docstring).
 
     ``fn`` is a Python function (Ray ships it to its workers; builtins are refused). ``concurrency``
     caps the calls running at once (``None``: as many as Ray schedules, one at a time here).
     ``on_result`` is called in this process with each result once its call is done (a run
-    record counting finished shards). A failed call raises its exception here.
+    record counting finished shards). ``counts(args, result)`` names what a finished call
+    carried (``{"docs": 120}``); the progress bar shows those as rates. A failed call raises its
+    exception here.
     """
     check_executor(executor)
     if concurrency is not None and concurrency < 1:
@@ -47,11 +49,11 @@ def run_tasks(fn: Callable[..., Any], calls: list[tuple], *, executor: str = "ra
     out: list[Any] = [None] * len(calls)
     if not calls:
         return out
-    with tqdm(total=len(calls), desc=what, unit="task", file=sys.stderr, disable=not progress) as bar:
+    with Progress(len(calls), what, "task", enabled=progress) as bar:
 
         def finished(n: int, result: Any) -> None:
             out[n] = result
-            bar.update(1)
+            bar.update(1, **(counts(calls[n], result) if counts else {}))
             if on_result is not None:
                 on_result(result)
 

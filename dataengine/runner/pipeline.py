@@ -25,6 +25,7 @@ earlier run wrote is refused, since its partitions would not match the corpus's.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import pickle
 import sys
@@ -38,9 +39,18 @@ import fsspec
 
 from dataengine.errors import ConfigError
 from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
+from dataengine.runner.progress import Progress
 from dataengine.runner.ray_session import init_ray
 from dataengine.shards import ShardWriter, write_rejected
-from dataengine.shards.layout import SHARD_FILES, TMP_MARK, join, shard_name, shard_path, staging_dir
+from dataengine.shards.layout import (
+    SHARD_FILES,
+    TMP_MARK,
+    join,
+    shard_name,
+    shard_path,
+    staging_dir,
+    use_storage_options,
+)
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id
 from dataengine.sources.base import Partition
@@ -62,6 +72,7 @@ class RunResult:
     partitions_skipped: int
     partitions_done: int
     documents: int
+    images: int = 0   # images stored with the documents (status ok)
     rejected: Counter = field(default_factory=Counter)  # (stage, level, reason) -> n
 
 
@@ -148,14 +159,16 @@ def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id
                       layout: TokenLayout | None = None) -> dict[str, Any]:
     batch: Batch = pickle.loads(row["batch"])
     start = time.perf_counter()
+    use_storage_options(output, sink.storage_options)  # a worker has not seen the driver's settings
     _clear_partition_outputs(output, batch.partition)
-    written = 0
+    written = images = 0
     with ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize,
                      layout=layout) as writer:  # the layout counts text and image tokens in the manifest
         for doc in batch.docs:
             try:
                 writer.write(doc)  # checks the document against the contract before writing any of it
                 written += 1
+                images += sum(1 for image in doc.images if image.status == "ok")
             except ValueError as exc:
                 batch.rejected.append(Rejection(doc.id, doc.url, "document", "sink", "invalid_document",
                                                 detail=str(exc)[:2000], partition=batch.partition))
@@ -167,7 +180,7 @@ def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id
         "run_id": run_id, "n_docs": written, "n_rejected": len(batch.rejected),
         "shards": [s.to_json() for s in shards]})
     summary = {
-        "counts": batch.counts, "seconds": batch.seconds, "documents": written,
+        "counts": batch.counts, "seconds": batch.seconds, "documents": written, "images": images,
         "rejected": [(r.stage, r.level, r.reason) for r in batch.rejected],
     }
     return {"partition": batch.partition, "summary": pickle.dumps(summary)}
@@ -182,8 +195,9 @@ def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, r
     for position, stage in enumerate(config.stages):
         res = stage.resources
         if res.concurrency:
-            ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage}, concurrency=res.concurrency,
-                        num_cpus=res.num_cpus, num_gpus=res.num_gpus)
+            ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage},
+                        compute=ray.data.ActorPoolStrategy(size=res.concurrency), num_cpus=res.num_cpus,
+                        num_gpus=res.num_gpus)
         else:
             extra = {k: v for k, v in (("num_cpus", res.num_cpus), ("num_gpus", res.num_gpus)) if v is not None}
             ds = ds.map(_run_stage, fn_kwargs={"stage": stage, "run_id": run_id, "position": position}, **extra)
@@ -240,8 +254,21 @@ def _write_corpus_files(output: str, files: dict[str, str]) -> None:
         fs.mv(tmp, join(root, name))
 
 
-def run_pipeline(config: PipelineConfig, output: str, address: str | None = None) -> RunResult:
+def _quiet_ray_data() -> None:
+    """Ray Data's own bars and INFO lines off: the run shows one bar of its own (``Progress``)."""
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "Progress bars disabled"
+
+
+def run_pipeline(config: PipelineConfig, output: str, address: str | None = None,
+                 progress: bool = True) -> RunResult:
     """Run ``config`` into ``output``, skipping committed partitions; return what happened.
+
+    ``progress`` shows partitions done of those to do on stderr, with documents and images
+    written per second.
 
     Every stage is built here first (parameters only: ``setup`` runs on the workers), so a
     bad parameter value fails before any work, and so does a stage that reads what only a
@@ -249,6 +276,7 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     (``ConfigError``).
     """
     output = output.rstrip("/")
+    use_storage_options(output, config.sink.storage_options)
     files = _check_stages(config, output)
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)
     start = time.perf_counter()
@@ -265,14 +293,19 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     with record.running():
         if todo:
             init_ray(address)
+            _quiet_ray_data()
             layout = TokenLayout.from_json(files[LAYOUT_FILE]) if LAYOUT_FILE in files else None
-            for row in _build_dataset(config, todo, output, record.run_id, layout).iter_rows():
-                summary = pickle.loads(row["summary"])
-                record.add(summary["counts"], summary["seconds"])
-                result.partitions_done += 1
-                result.documents += summary["documents"]
-                result.rejected.update(tuple(r) for r in summary["rejected"])
-                record.partitions["done"] = result.partitions_done
+            dataset = _build_dataset(config, todo, output, record.run_id, layout)
+            with Progress(len(todo), f"run {config.name}", "partition", enabled=progress) as bar:
+                for row in dataset.iter_rows():
+                    summary = pickle.loads(row["summary"])
+                    record.add(summary["counts"], summary["seconds"])
+                    result.partitions_done += 1
+                    result.documents += summary["documents"]
+                    result.images += summary["images"]
+                    result.rejected.update(tuple(r) for r in summary["rejected"])
+                    record.partitions["done"] = result.partitions_done
+                    bar.update(1, docs=summary["documents"], images=summary["images"])
         _write_corpus_files(output, files)  # every partition is committed: the run commits
         record.add({}, {"total": time.perf_counter() - start})
     return result

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SINGLE_MACHINE_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+AUTH_MODE_VAR = "RAY_AUTH_MODE"
 
 
 def joins_cluster(address: str | None) -> bool:
@@ -63,6 +64,10 @@ def bind_local_ray_to_loopback() -> None:
     Entry points call it as early as they know the run is local (the CLI after parsing its
     arguments), since importing some libraries (img2dataset) imports ray.
     """
+    if "ray" not in sys.modules:
+        # Token authentication on, as Ray's default is; naming it keeps Ray from printing a notice
+        # about its default on every local start. Ray reads it when imported, hence here.
+        os.environ.setdefault(AUTH_MODE_VAR, "token")
     if os.environ.get(SINGLE_MACHINE_VAR) == "0":
         return
     if "ray" in sys.modules:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -53,6 +54,18 @@ def fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem of ``url`` and the path inside it (no trailing slash)."""
     fs, path = url_to_fs(url)
     return fs, path.rstrip("/") or path
+
+
+def use_storage_options(url: str, options: dict[str, Any]) -> None:
+    """Make ``options`` the defaults of every filesystem of ``url``'s protocol in this process.
+
+    Through fsspec's config, so every module that opens the corpus by its URL (writer, ledger,
+    run record, readers) reaches it with them; a pipeline calls this on its driver and in each
+    worker before touching its output.
+    """
+    if options:
+        protocol = fsspec.core.split_protocol(url)[0] or "file"
+        fsspec.config.conf.setdefault(protocol, {}).update(options)
 
 
 def staging_dir(root: str, partition: str) -> str:

@@ -207,7 +207,7 @@ def test_sql_csv_and_json_formats(corpus):
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert len(rows) == 10 and set(rows[0]) == {"id", "n_images_ok", "scores", "language"}
     assert json.loads(rows[1]["scores"]) == {"quality": 0.1}
-    proc = cli("sql", str(corpus), query, "--format", "json")
+    proc = cli("sql", str(corpus), "--format", "json", query)  # the option between the arguments, as the README has it
     assert proc.returncode == 0, proc.stderr
     objs = json.loads(proc.stdout)
     assert isinstance(objs, list) and len(objs) == 10
@@ -227,6 +227,7 @@ def test_sql_prompt_reads_piped_queries(corpus, tmp_path):
         "select count(*) as n",
         "from docs;",
         ".tables",
+        "help",
         "select 'blank line ends it' as s",
         "",
         "copy docs to '" + str(tmp_path / "x.csv") + "';",
@@ -237,6 +238,7 @@ def test_sql_prompt_reads_piped_queries(corpus, tmp_path):
     proc = cli("sql", str(corpus), "--format", "csv", stdin=script)
     assert proc.stdout.splitlines()[:2] == ["n", "10"]
     assert "docs: id VARCHAR" in proc.stdout and "runs: run_id VARCHAR" in proc.stdout
+    assert ".tables lists views" in proc.stdout  # `help`, as people type it at any prompt
     assert "blank line ends it" in proc.stdout
     assert "answer\n42\n" in proc.stdout
     assert "after quit" not in proc.stdout

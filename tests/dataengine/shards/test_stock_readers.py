@@ -73,6 +73,21 @@ def test_datasets_loads_the_corpus_with_no_arguments(corpus, tmp_path):
         assert row["tokens.npy"] == (None if doc.tokens is None else doc.tokens.tolist())
 
 
+def test_datasets_reads_a_corpus_on_s3_as_the_readme_says(corpus, tmp_path, s3):
+    import datasets
+
+    from dataengine.shards import shard_urls
+
+    out, docs, _ = corpus
+    s3.mkdir("corpora")
+    s3.put(str(out), "corpora/c", recursive=True)
+    remote = "s3://corpora/c"
+    ds = datasets.load_dataset("webdataset", data_files=shard_urls(remote), features=hf_features(remote),
+                               storage_options=s3.storage_options, split="train", cache_dir=str(tmp_path / "hf"))
+    assert ds.features == hf_features(str(out)) and ds.num_rows == len(docs)
+    assert [row["__key__"] for row in ds] == [doc.id for doc in docs]
+
+
 @pytest.mark.parametrize("folder", ["docs", "images", "rejected"])
 def test_datasets_parquet_builder_reads_each_table_folder(corpus, tmp_path, folder):
     import datasets

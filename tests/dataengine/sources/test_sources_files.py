@@ -103,11 +103,14 @@ def test_warc_and_wet_from_s3_through_the_pipeline(ray_session, s3, fixtures, tm
     fs.pipe(f"crawl/{listed[4]}", b"")  # a zero-byte upload: a row in the ledger, not nothing
     fs.pipe(f"crawl/{segment}/warc.paths.gz", gzip.compress("\n".join(listed).encode()))
 
+    # Input and output on S3, each reached with its own storage_options: the session's Ray workers
+    # started before this server did, so nothing in their environment points at it.
     config = parse_pipeline({"name": "s3-warc", "source": {
         "kind": "warc", "path_list": f"s3://crawl/{segment}/warc.paths.gz", "prefix": "s3://crawl/",
-        "storage_options": s3.storage_options}})
-    corpus = tmp_path / "corpus"
-    result = run_pipeline(config, str(corpus))
+        "storage_options": s3.storage_options}, "sink": {"storage_options": s3.storage_options}})
+    corpus = "s3://crawl/corpus"
+    result = run_pipeline(config, corpus)
+    assert fs.ls("crawl/corpus/ledger")
     assert result.partitions_done == 5
     assert {reason: n for (_, _, reason), n in result.rejected.items()} == {"not_html": 2, "warc_unreadable": 1,
                                                                             "warc_empty": 1}
