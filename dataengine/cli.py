@@ -3,7 +3,8 @@
 Each package's command module, ``PACKAGE/commands.py``, exposes ``register(subparsers)``, which
 adds its parsers and sets ``func`` (called with the parsed arguments, returning an exit code).
 Keeping the list here means ``dataengine --help`` is the index of everything the engine can do.
-A ``UsageError`` (``dataengine.errors``) raised by a command is printed as one line, exit code 2.
+A ``UsageError``, ``ConfigError`` or ``CorpusError`` (``dataengine.errors``) raised by a command
+is printed as one line, exit code 2; ``EXIT_CODES`` is the rule every command follows.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from dataengine.errors import UsageError
+from dataengine.errors import ConfigError, CorpusError, UsageError
 from dataengine.runner.ray_session import bind_local_ray_to_loopback, joins_cluster
 
 COMMANDS = [
@@ -31,12 +32,20 @@ COMMANDS = [
 ]
 
 
+EXIT_CODES = """exit codes, the same for every command:
+  0    done
+  1    it ran and found problems: validate found some, a query or a check failed
+  2    it could not run: bad arguments, configuration or input (the message names which)
+  130  interrupted (Ctrl-C)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
     parser = argparse.ArgumentParser(
         prog="dataengine",
         description="Build interleaved image-text corpora: crawl or read archives, extract, filter, "
-                    "deduplicate, caption, tokenize, and write WebDataset shards with Parquet manifests.")
+                    "deduplicate, caption, tokenize, and write WebDataset shards with Parquet manifests.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         importlib.import_module(module).register(sub)
@@ -54,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         bind_local_ray_to_loopback()
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, ConfigError, CorpusError) as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

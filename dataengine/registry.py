@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from schemas.config import from_mapping
+from schemas.config import from_mapping, unknown
 
 SOURCES: dict[str, str] = {
     "warc": "dataengine.sources.warc:WarcSource",
@@ -57,7 +57,7 @@ STAGES: dict[str, str] = {
 def resolve(table: dict[str, str], name: str, what: str) -> type:
     """Import and return the class registered under ``name`` in ``table``."""
     if name not in table:
-        raise KeyError(f"unknown {what} {name!r}; known: {', '.join(sorted(table))}")
+        raise KeyError(unknown(what, name, sorted(table)))
     module, _, attr = table[name].partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -21,6 +21,7 @@ Every problem is a ``ConfigError`` whose message starts with the full dotted key
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import functools
 import os
@@ -34,7 +35,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 __all__ = ["ConfigError", "convert", "expected", "from_mapping", "join_key", "load", "parse_overrides", "read_yaml",
-           "set_key"]
+           "set_key", "unknown"]
 
 T = TypeVar("T")
 
@@ -59,6 +60,13 @@ def _hints(cls: type) -> dict[str, Any]:
     return get_type_hints(cls)
 
 
+def unknown(noun: str, name: object, known: list[str]) -> str:
+    """``unknown stage 'dedupe' (did you mean 'dedup'?); known: ...``, the message of every unknown name."""
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {noun} {name!r}{hint}; known: {', '.join(known) or 'none'}"
+
+
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str = "", *, noun: str = "key") -> T:
     """An instance of dataclass ``cls`` from ``data`` (``None``: every default), each value converted to its field type.
 
@@ -75,7 +83,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str = "", 
     names = [f.name for f in fields]
     for key in data:
         if key not in names:
-            raise ConfigError(_prefixed(where, f"unknown {noun} {key!r}; known: {', '.join(names) or 'none'}"))
+            raise ConfigError(_prefixed(where, unknown(noun, key, names)))
     for f in fields:
         if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(_prefixed(where, f"missing {noun} {f.name!r}, which has no default"))

@@ -18,7 +18,7 @@ import sys
 import uuid
 from typing import Any, TextIO
 
-from dataengine.errors import CorpusError
+from dataengine.errors import CorpusError, UsageError
 
 FORMATS = ("table", "csv", "json")
 MAX_CELL = 80
@@ -61,7 +61,7 @@ def run_sql(args: argparse.Namespace) -> int:
     try:
         catalog = Catalog(args.corpus)
     except CorpusError as exc:
-        return _error(str(exc))
+        raise UsageError(str(exc)) from None
     with catalog:
         if args.query is not None:
             try:
@@ -84,8 +84,7 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         problems = validate_corpus(args.corpus, summary)
     except CorpusError as exc:
-        print(f"dataengine: error: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(str(exc)) from None
     if problems:
         for problem in problems:
             print(problem)

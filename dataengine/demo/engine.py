@@ -1,14 +1,41 @@
 """The engine alone on the sample web: generate it, serve it on loopback, run a pipeline over it.
 
-Each demo starts from an empty output folder: the server's port changes between runs, and
-with it every URL and document id.
+The demo owns what it writes in its output folder and nothing else: ``OUT/demo.json`` lists the
+folders it wrote, a folder holding anything else is refused (``claim_out``), and a rerun
+resumes the corpus (shard names do not depend on the server's port).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
+
+from dataengine.errors import UsageError
+
+MARKER = "demo.json"
+
+
+def claim_out(out: Path, writes: list[str], fresh: list[str] = ()) -> None:
+    """Make ``out`` the demo's: refuse it when it holds what no demo wrote; remove ``fresh`` folders a demo wrote.
+
+    ``writes`` are the entries this demo will write in ``out``; they are added to the marker
+    before anything is written, so an interrupted demo is still recognised as one.
+    """
+    marker = out / MARKER
+    earlier: list[str] = json.loads(marker.read_text())["written"] if marker.is_file() else []
+    if out.is_dir():
+        strangers = sorted(p.name for p in out.iterdir() if p.name != MARKER and p.name not in earlier)
+        if strangers:
+            raise UsageError(f"{out} holds {', '.join(strangers[:5])}, which dataengine demo did not write; "
+                             "give the demo another --out")
+    for name in fresh:
+        if name in earlier:
+            target = out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"written": sorted(set(earlier) | set(writes))}, indent=1))
 
 
 def summarize(corpus: str) -> str:
@@ -34,10 +61,13 @@ def run_demo(out: Path, pages: int, seed: int, pipeline: Path, address: str | No
     from dataengine.sampleweb.server import SampleWebServer
 
     site, corpus = out / "site", out / "corpus"
-    if corpus.exists():
-        shutil.rmtree(corpus)
+    try:
+        web = SampleWebConfig(pages=pages, seed=seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    claim_out(out, ["site", "corpus", "report.html"])
     print(f"generating the sample web ({pages} pages, seed {seed}) in {site}", file=sys.stderr)
-    generate_site(site, SampleWebConfig(pages=pages, seed=seed))
+    generate_site(site, web)
     with SampleWebServer(site) as server:
         print(f"serving it at {server.url}", file=sys.stderr)
         config = load_pipeline(pipeline, [f"source.url={server.url}sitemap.xml"])

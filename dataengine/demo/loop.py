@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dataengine.caption.judge import CaptionReport, load_scenes, score_captions
-from dataengine.demo.engine import run_demo
+from dataengine.demo.engine import claim_out, run_demo
 
 if TYPE_CHECKING:
     from dataengine.caption.stage import Captioner
@@ -200,8 +199,9 @@ def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | No
 
     config = LoopConfig() if config is None else config
     out = Path(out)
-    for name in STEP_DIRS:  # a new demo serves on a new port, so nothing of an earlier one can be reused
-        shutil.rmtree(out / name, ignore_errors=True)
+    # Every step starts afresh (the crawl's documents carry the server's port, which changes), but
+    # only what an earlier demo wrote here is removed.
+    claim_out(out, ["site", "corpus", "report.html", *STEP_DIRS], fresh=["corpus", "report.html", *STEP_DIRS])
     result = LoopResult(out, "", str(out / "tokenized"), str(out / "final"), out / "run")
     t = time.perf_counter()
     result.corpus = run_demo(out, config.pages, config.seed, Path(config.pipeline), address)
@@ -256,6 +256,30 @@ def run_full_loop(out: Path, config: LoopConfig | None = None, address: str | No
         tokens = cat.arrow("select sum(n_text_tokens) t, sum(n_image_tokens) i from docs").to_pylist()[0]
     result.documents["text_tokens"], result.documents["image_tokens"] = tokens["t"] or 0, tokens["i"] or 0
     return result
+
+
+def where_and_next(result: LoopResult, report: Path) -> str:
+    """Where the demo's outputs are, its two scores against chance, and commands to try next."""
+    t2i = result.text_to_image
+    lines = ["", "done. What the demo made:",
+             f"  corpus   {result.corpus}   (crawled, filtered, deduplicated; {result.final} is it tokenized and "
+             "published)",
+             f"  report   {report}   (funnel, removals by reason, images, the model's samples; open it in a browser)",
+             f"  model    {result.run}",
+             f"  samples  {', '.join(str(p) for p in result.samples)}"]
+    if t2i.get("t2i_accuracy") is not None:
+        lines += [f"  text-to-image on {t2i['t2i_prompts']} held-out compositions: {t2i['t2i_accuracy']:.3f} of "
+                  f"attributes right (chance {t2i['t2i_chance']:.3f}), all right {t2i['t2i_all_correct']:.3f} "
+                  f"(chance {t2i['t2i_exact_chance']:.3f})",
+                  f"  captions of their images: {t2i.get('caption_accuracy') or 0:.3f} of attributes right "
+                  f"(chance {t2i['caption_chance']:.3f})",
+                  "  A tiny model trained for a few minutes: expect the asked colours in about the right places; "
+                  "counts and shapes are often wrong (bench/model_quality.py trains the full recipe)."]
+    lines += ["next:",
+              f'  dataengine sql {result.final} "select count(*), sum(n_text_tokens), sum(n_image_tokens) from docs"',
+              f'  trainer generate {result.run} --prompt "Two red circles on the left." --out samples.html',
+              f"  trainer eval {result.run} --data {result.out / 'world' / 'heldout'} --judge sample-web"]
+    return "\n".join(lines)
 
 
 def format_loop(result: LoopResult) -> str:

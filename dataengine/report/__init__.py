@@ -13,14 +13,17 @@ from pathlib import Path
 
 
 def write_report(corpus: str, html_path: str | Path, kept: int = 24, per_reason: int = 8,
-                 fetch_rejected: bool = False) -> Path:
-    """Gather the report of ``corpus`` and write it to ``html_path``; return the path."""
+                 fetch_rejected: bool = False, figures: list[tuple[str, str, bytes]] | None = None) -> Path:
+    """Gather the report of ``corpus`` and write it to ``html_path``; return the path.
+
+    ``figures`` are ``(title, note, PNG bytes)`` shown first (the demo's model samples).
+    """
     from dataengine.report.data import gather
     from dataengine.report.html import render_html
 
     path = Path(html_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(gather(corpus, kept, per_reason, fetch_rejected)), encoding="utf-8")
+    path.write_text(render_html(gather(corpus, kept, per_reason, fetch_rejected), figures or []), encoding="utf-8")
     return path
 
 

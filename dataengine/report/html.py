@@ -73,8 +73,8 @@ def _reason(block: ReasonBlock) -> str:
     return f'<div class="reason">{head}{body}</div>'
 
 
-def render_html(data: ReportData) -> str:
-    """The whole report page."""
+def render_html(data: ReportData, figures: list[tuple[str, str, bytes]] = ()) -> str:
+    """The whole report page; ``figures`` (title, note, PNG bytes) come right after the totals."""
     t = data.totals
     totals = "".join(f"<div><b>{value:,}</b>{escape(name.replace('_', ' '))}</div>" for name, value in t.items())
     funnel_rows = "".join(
@@ -87,6 +87,8 @@ def render_html(data: ReportData) -> str:
     sections = [f"<h1>Corpus report</h1><p class='sub'>{escape(data.corpus)} · generated "
                 f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {len(data.runs)} runs</p>",
                 f'<div class="totals">{totals}</div>']
+    for title, note, png in figures:
+        sections.append(f"<h2>{escape(title)}</h2><p class='sub'>{escape(note)}</p>{_img(png, title, 'image/png')}")
     sections.append("<h2>Funnel</h2>")
     if data.funnel:
         sections.append(_img(plots.funnel_plot(data.funnel, data.removed_by_step), "funnel", "image/png"))

@@ -29,7 +29,8 @@ def _run(args: argparse.Namespace) -> int:
     from dataengine.runner.pipeline import run_pipeline  # imports Ray: only when running
 
     try:
-        result = run_pipeline(config, args.output, address=args.address, progress=not args.quiet)
+        result = run_pipeline(config, args.output, address=args.address, progress=not args.quiet,
+                              overwrite=args.overwrite)
     except ConfigError as exc:  # sources check their inputs when listing partitions
         raise UsageError(str(exc)) from None
     print(format_result(result, args.output))
@@ -50,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a setting: source.PARAM=V, stages.NAME.PARAM=V, sink.maxcount=N (repeatable)")
     p.add_argument("--address", default=None,
                    help="Ray cluster to use: 'auto' or ray://HOST:PORT; default starts a local Ray")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a corpus of another pipeline in OUTPUT (without it such an output is refused; "
+                        "the same pipeline resumes into it)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (partitions done of those to do, documents and images per second)")
     p.set_defaults(func=_run)

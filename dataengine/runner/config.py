@@ -22,13 +22,15 @@ the offending key.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dataengine.errors import ConfigError
 from dataengine.registry import SOURCES, STAGES, resolve
-from schemas.config import from_mapping, parse_overrides, read_yaml, set_key
+from schemas.config import from_mapping, parse_overrides, read_yaml, set_key, unknown
 
 
 @dataclass
@@ -100,6 +102,23 @@ class PipelineConfig:
         """The effective configuration, as recorded in the run record."""
         return self.raw
 
+    def fingerprint(self) -> str:
+        """What makes a corpus this pipeline's (see ``pipeline_fingerprint``)."""
+        return pipeline_fingerprint(self.raw)
+
+
+def pipeline_fingerprint(raw: dict[str, Any]) -> str:
+    """A digest of what a pipeline does to its input: its name, source kind, stages and shard limits.
+
+    Where the input comes from (paths, URLs, credentials) is left out: more input run through
+    the same pipeline adds partitions to the same corpus, while another pipeline's documents
+    in it would mix two corpora.
+    """
+    sink = {k: v for k, v in (raw.get("sink") or {}).items() if k != "storage_options"}
+    what = {"name": raw.get("name"), "source": (raw.get("source") or {}).get("kind"),
+            "stages": raw.get("stages"), "sink": sink}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 @dataclass
 class PipelineFile:
@@ -123,7 +142,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
         if path[0] == "stages" and len(path) >= 3:
             matches = [s for s in raw.get("stages") or [] if isinstance(s, dict) and s.get("name") == path[1]]
             if not matches:
-                raise ConfigError(f"--set {key}: no stage named {path[1]!r} in the pipeline")
+                names = [s["name"] for s in raw.get("stages") or [] if isinstance(s, dict) and "name" in s]
+                raise ConfigError(f"--set {key}: the pipeline has no such stage: {unknown('stage', path[1], names)}")
             section = "resources" if path[2] == "resources" else "params"
             rest = path[3:] if section == "resources" else path[2:]
             if not rest:
@@ -145,7 +165,7 @@ def _parse_source(raw: dict[str, Any] | None) -> SourceConfig:
         raise ConfigError("source.kind is required")
     kind = params.pop("kind")
     if kind not in SOURCES:
-        raise ConfigError(f"source.kind: unknown source {kind!r}; known: {', '.join(sorted(SOURCES))}")
+        raise ConfigError(f"source.kind: {unknown('source', kind, sorted(SOURCES))}")
     resolve(SOURCES, kind, "source").parse_params(params, f"source ({kind})")
     return SourceConfig(kind, params)
 
@@ -156,7 +176,7 @@ def _parse_stage(position: int, raw: Any) -> StageConfig:
         raise ConfigError(f"stages[{position}]: each stage needs a name")
     name = raw["name"]
     if name not in STAGES:
-        raise ConfigError(f"stages[{position}].name: unknown stage {name!r}; known: {', '.join(sorted(STAGES))}")
+        raise ConfigError(f"stages[{position}].name: {unknown('stage', name, sorted(STAGES))}")
     where = f"stages[{position}] ({name})"
     stage = from_mapping(StageConfig, {**raw, "params": raw.get("params") or {}}, where)
     resolve(STAGES, name, "stage").parse_params(stage.params, where)

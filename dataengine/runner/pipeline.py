@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 
 from dataengine.errors import ConfigError
-from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig
+from dataengine.runner.config import PipelineConfig, SinkConfig, SourceConfig, StageConfig, pipeline_fingerprint
 from dataengine.runner.progress import Progress
 from dataengine.runner.ray_session import init_ray
 from dataengine.shards import ShardWriter, write_rejected
@@ -52,7 +52,7 @@ from dataengine.shards.layout import (
     use_storage_options,
 )
 from dataengine.shards.ledger import Ledger
-from dataengine.shards.run_record import RunRecord, new_run_id
+from dataengine.shards.run_record import RunRecord, new_run_id, read_records
 from dataengine.sources.base import Partition
 from dataengine.stages.base import Batch, Stage, check_order
 from schemas import Rejection
@@ -263,12 +263,34 @@ def _quiet_ray_data() -> None:
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "Progress bars disabled"
 
 
+def _claim_output(config: PipelineConfig, output: str, overwrite: bool) -> None:
+    """Refuse an output that holds another pipeline's corpus (``ConfigError``), or clear it with ``overwrite``.
+
+    Records of ``dataengine run`` under ``runs/`` say which pipeline wrote a corpus; one of the
+    same fingerprint is this pipeline's own (a resume, or more input). Other commands' records
+    (dedup, publish) are not pipelines and claim nothing.
+    """
+    mine = config.fingerprint()
+    others = [r for _, r in read_records(output)
+              if isinstance(r.get("config"), dict) and "stages" in r["config"]
+              and pipeline_fingerprint(r["config"]) != mine]
+    if not others:
+        return
+    if not overwrite:
+        raise ConfigError(f"{output} holds the corpus of another pipeline ('{others[-1].get('pipeline')}', run "
+                          f"{others[-1].get('run_id')}); write into a new folder, or pass --overwrite to replace it")
+    fs, root = fsspec.core.url_to_fs(output)
+    print(f"--overwrite: removing the corpus in {output}", file=sys.stderr)
+    fs.rm(root, recursive=True)
+
+
 def run_pipeline(config: PipelineConfig, output: str, address: str | None = None,
-                 progress: bool = True) -> RunResult:
+                 progress: bool = True, overwrite: bool = False) -> RunResult:
     """Run ``config`` into ``output``, skipping committed partitions; return what happened.
 
     ``progress`` shows partitions done of those to do on stderr, with documents and images
-    written per second.
+    written per second. An output holding another pipeline's corpus is refused, or with
+    ``overwrite`` cleared first (``_claim_output``).
 
     Every stage is built here first (parameters only: ``setup`` runs on the workers), so a
     bad parameter value fails before any work, and so does a stage that reads what only a
@@ -277,6 +299,7 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     """
     output = output.rstrip("/")
     use_storage_options(output, config.sink.storage_options)
+    _claim_output(config, output, overwrite)
     files = _check_stages(config, output)
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)
     start = time.perf_counter()

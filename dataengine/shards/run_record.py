@@ -158,22 +158,32 @@ def _alive(host: str | None, pid: Any, heartbeat_at: str | None, now: datetime) 
     return beat is not None and now - beat < timedelta(seconds=STALE_SECONDS)
 
 
-def mark_interrupted(output: str) -> list[str]:
-    """Rewrite the records under ``output`` that say ``running`` but whose driver is gone; returns their ids."""
+def read_records(output: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(path, record)`` of every readable run record under ``output`` (none when it has no ``runs/``)."""
     fs, path = fsspec.core.url_to_fs(output.rstrip("/") + "/runs")
     try:
-        names = [p for p in fs.ls(path, detail=False) if p.endswith(".json")]
+        names = sorted(p for p in fs.ls(path, detail=False) if p.endswith(".json"))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    now = datetime.now(UTC)
-    marked = []
+    records = []
     for name in names:
         try:
             with fs.open(name, "r") as f:
                 obj = json.load(f)
         except (OSError, ValueError):
             continue  # validate reports unreadable records
-        if not isinstance(obj, dict) or obj.get("status") != "running":
+        if isinstance(obj, dict):
+            records.append((name, obj))
+    return records
+
+
+def mark_interrupted(output: str) -> list[str]:
+    """Rewrite the records under ``output`` that say ``running`` but whose driver is gone; returns their ids."""
+    fs, _ = fsspec.core.url_to_fs(output)
+    now = datetime.now(UTC)
+    marked = []
+    for name, obj in read_records(output):
+        if obj.get("status") != "running":
             continue
         if _alive(obj.get("host"), obj.get("pid"), obj.get("heartbeat_at"), now):
             continue

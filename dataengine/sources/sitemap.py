@@ -86,7 +86,9 @@ class SitemapSource(Source):
         except ET.ParseError as exc:
             raise ValueError(f"sitemap source: {self.config.url} is not XML: {exc}") from None
         urls = sorted({urljoin(self.config.url, loc.text.strip()) for loc in root.iter(f"{_NS}loc") if loc.text})
-        host = urlsplit(self.config.url).netloc.replace(":", "-").replace(".", "-")
+        # The host names the partitions, its port does not: a site served on whatever port was free
+        # (the sample web, a local mirror) keeps its shard names, so a rerun resumes.
+        host = (urlsplit(self.config.url).hostname or "site").replace(".", "-").replace(":", "-")
         n = self.config.pages_per_partition
         return [Partition(f"site-{host}-{i // n:05d}", self.config.url, {"urls": urls[i:i + n]})
                 for i in range(0, len(urls), n)]

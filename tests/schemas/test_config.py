@@ -89,8 +89,8 @@ def test_types_are_resolved_and_converted():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"modle": {}}, "unknown key 'modle'; known: model, mixture, lr,"),
-    ({"model": {"dimm": 3}}, "model: unknown key 'dimm'; known: dim, heads, activation"),
+    ({"modle": {}}, "unknown key 'modle' (did you mean 'model'?); known: model, mixture, lr,"),
+    ({"model": {"dimm": 3}}, "model: unknown key 'dimm' (did you mean 'dim'?); known: dim, heads, activation"),
     ({"model": {"dim": "big"}}, "model.dim: expected an integer, got 'big'"),
     ({"model": {"dim": 2.5}}, "model.dim: expected an integer, got 2.5"),
     ({"model": {"dim": True}}, "model.dim: expected an integer, got True"),  # a bool is not a number
@@ -116,7 +116,8 @@ def test_errors_name_the_full_key_and_what_was_expected(data, message):
 
 
 def test_where_and_noun_shape_the_messages():
-    with pytest.raises(ConfigError, match=r"^stages\[0\] \(fit\): unknown parameter 'dimm'; known: dim"):
+    with pytest.raises(ConfigError,
+                       match=r"^stages\[0\] \(fit\): unknown parameter 'dimm' \(did you mean 'dim'\?\); known: dim"):
         from_mapping(Model, {"dimm": 1}, "stages[0] (fit)", noun="parameter")
     with pytest.raises(ConfigError, match=r"^stages\[0\] \(fit\)\.dim: expected an integer"):
         from_mapping(Model, {"dim": "x"}, "stages[0] (fit)", noun="parameter")

@@ -145,7 +145,7 @@ def test_missing_or_empty_corpus(tmp_path):
     for args in (("sql", str(tmp_path / "nope"), "select 1"), ("sql", str(tmp_path / "empty"), "select 1"),
                  ("validate", str(tmp_path / "nope")), ("validate", str(tmp_path / "empty"))):
         proc = cli(*args)
-        assert proc.returncode == 1, args
+        assert proc.returncode == 2, args  # the command could not start: exit 2, as for every command
         assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert proc.stderr.startswith("dataengine: error: ") and "Traceback" not in proc.stderr
 

@@ -28,7 +28,8 @@ def test_shipped_pipelines_parse():
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({**BASE, "stages": [{"name": "extract_htm"}]}, "stages[0].name: unknown stage 'extract_htm'"),
+    ({**BASE, "stages": [{"name": "extract_htm"}]},
+     "stages[0].name: unknown stage 'extract_htm' (did you mean 'extract_html'?)"),
     ({**BASE, "stages": [{"name": "fetch_images", "params": {"timeout_s": 3}}]},
      "stages[0] (fetch_images): unknown parameter 'timeout_s'"),
     ({**BASE, "stages": [{"name": "fetch_images", "resources": {"gpus": 1}}]}, "stages[0] (fetch_images).resources"),
@@ -44,7 +45,7 @@ def test_shipped_pipelines_parse():
      "stages[0] (fetch_images): threads must be at least 1, got 0"),
     ({**BASE, "stages": [{"name": "caption"}]}, "stages[0] (caption): missing parameter 'model'"),
     ({**BASE, "source": {"kind": "crawl", "state_dir": "s", "seeds": ["http://a/"], "scope": {"dpth": 1}}},
-     "source (crawl).scope: unknown key 'dpth'; known: same_site, allow, deny"),
+     "source (crawl).scope: unknown key 'dpth' (did you mean 'max_depth'?); known: same_site, allow, deny"),
     ({**BASE, "source": {"kind": "urls", "paths": "x.csv", "rows_per_partition": 0}},
      "source (urls): rows_per_partition must be at least 1"),
 ])
@@ -68,7 +69,8 @@ def test_every_registered_stage_and_source_takes_the_fields_of_its_config():
     assert stage.http.config.read_timeout == 3.0 and stage.processor.config.image_size == 1024
     with pytest.raises(ConfigError, match=r"^fetch_images\.timeout: expected a number, got 'x'$"):
         ImageFetcher(timeout="x")  # from Python, the same check and message (the stage's name first)
-    with pytest.raises(ConfigError, match=r"^warc source: unknown parameter 'path'; known: paths, "):
+    with pytest.raises(ConfigError,
+                       match=r"^warc source: unknown parameter 'path' \(did you mean 'paths'\?\); known: paths, "):
         WarcSource(path="x")
 
 
@@ -81,7 +83,7 @@ def test_overrides_address_stages_by_name():
     assert config.stages[1].resources.concurrency == 2
     assert config.source.params["paths"] == ["a", "b"]
     assert config.sink.maxcount == 5
-    with pytest.raises(ConfigError, match="no stage named 'nope'"):
+    with pytest.raises(ConfigError, match="no such stage: unknown stage 'nope'; known: extract_html, fetch_images"):
         apply_overrides(raw, ["stages.nope.x=1"])
     with pytest.raises(ConfigError, match="expected key=value"):
         apply_overrides(raw, ["sink.maxcount"])
@@ -94,7 +96,7 @@ def test_cli_fails_before_work_with_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dataengine", "run", str(bad), "--output", str(out)],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2
-    assert "unknown parameter 'timout'" in proc.stderr
+    assert "unknown parameter 'timout' (did you mean 'timeout'?)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()  # nothing started
 

@@ -26,6 +26,7 @@ from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
+from dataengine.errors import ConfigError
 from dataengine.runner.config import load_pipeline, parse_pipeline
 from dataengine.runner.pipeline import run_pipeline
 from dataengine.shards import iter_corpus
@@ -116,6 +117,18 @@ def test_warc_fixtures_with_bad_input(ray_session, fixtures, tmp_path):
         assert per_partition["wget"] >= 15 and per_partition["cut"] >= 10 and per_partition["corrupt"] >= 10
         corrupt = cat.arrow("select detail from rejected where reason = 'warc_corrupt'").to_pylist()
         assert "corrupt.warc.gz" in corrupt[0]["detail"]
+
+    # Another pipeline into this corpus would mix two corpora: refused before any work, unless overwritten.
+    other = parse_pipeline({"name": "warc-plain", "source": {"kind": "warc", "paths": [str(inputs / "plain.warc")]},
+                            "stages": []})
+    with pytest.raises(ConfigError, match=r"holds the corpus of another pipeline \('warc-test', run .*--overwrite"):
+        run_pipeline(other, str(corpus))
+    assert len(Ledger(str(corpus)).committed()) == 6
+    replaced = run_pipeline(other, str(corpus), overwrite=True)
+    assert replaced.partitions_done == 1 and len(Ledger(str(corpus)).committed()) == 1
+    with Catalog(str(corpus)) as cat:
+        assert {r["pipeline"] for r in cat.arrow("select pipeline from runs").to_pylist()} == {"warc-plain"}
+    assert validate_corpus(str(corpus)) == []
 
 
 @pytest.mark.slow
