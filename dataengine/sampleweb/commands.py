@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="seed of the held-out compositions; keep it to score on the same split (default 0)")
     world.set_defaults(func=_world)
 
-    serve = sub.add_parser("serve", help="serve DIR over HTTP until Ctrl-C")
+    serve = sub.add_parser("serve", help="serve DIR over HTTP until Ctrl-C or SIGTERM")
     serve.add_argument("dir", type=Path, help="a directory written by `sample-web generate`")
     serve.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
     serve.add_argument("--host", default=None,
@@ -82,8 +84,13 @@ def _serve(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     print(f"serving {args.dir} at {server.url}", flush=True)
+    stop = threading.Event()
+    # SIGTERM (kill, a supervisor, a test) ends it as Ctrl-C does, also where SIGINT is ignored,
+    # as it is for a shell's background jobs.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        threading.Event().wait()
+        stop.wait()
     finally:
         server.stop()
+    print("stopped", file=sys.stderr)
     return 0

@@ -275,7 +275,10 @@ def test_cli_generate_and_serve(tmp_path: Path, capsys) -> None:
     assert main(["sample-web", "serve", str(tmp_path)]) == 2
     assert "not a sample web" in capsys.readouterr().err
 
-    code = "import sys; from dataengine.cli import main; sys.exit(main(sys.argv[1:]))"
+    # SIGINT ignored in the child, as in a shell's background job (and in a suite run in one): it
+    # must still stop, on SIGTERM, and never outlive the test.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "from dataengine.cli import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "sample-web", "serve", str(tmp_path / "web")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -283,6 +286,9 @@ def test_cli_generate_and_serve(tmp_path: Path, capsys) -> None:
         assert line.startswith(f"serving {tmp_path / 'web'} at http://127.0.0.1:"), line + proc.stderr.read()
         url = line.split(" at ")[1].strip()
         assert fetch(url + "index.html")[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0 and "stopped" in proc.stderr.read()
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
