@@ -16,7 +16,7 @@ from typing import Any
 from schemas.corpus import LAYOUT_FILE, TOKENIZER_FILE
 from schemas.token_layout import TokenLayout
 from trainer.config import ConfigError
-from trainer.data.shards import corpus_layout, holds_tokens
+from trainer.data.shards import corpus_layout, corpus_tokenizers, holds_tokens
 from trainer.text_tokenizer import TextTokenizer, load_text_tokenizer
 from trainer.vq.tokenizer import ImageTokenizer
 
@@ -70,8 +70,12 @@ def resolve_vocabulary(text_spec: str, vq_path: str | None, corpora: list[str], 
     if found:
         layout = next(iter(found.values()))
         if layout.text_vocab_size != text.vocab_size:
+            corpus = next(iter(found))
+            recorded = corpus_tokenizers(corpus).get("text")
+            hint = (f"; {corpus} was tokenized with text tokenizer {recorded!r}: pass --set tokenizer.text={recorded}"
+                    if recorded else "")
             raise ConfigError(f"text tokenizer {text_spec!r} has {text.vocab_size} ids but the corpus layout "
-                              f"has text_vocab_size {layout.text_vocab_size}")
+                              f"has text_vocab_size {layout.text_vocab_size}{hint}")
         if images is not None and layout.codebook_size != images.codebook_size:
             raise ConfigError(f"VQ {vq_path} has {images.codebook_size} codes but the corpus layout has "
                               f"codebook_size {layout.codebook_size}")

@@ -54,10 +54,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """``trainer generate CKPT --prompt TEXT [--mode ...] --out PAGE.html``."""
     from trainer.generate.page import generate_page
 
-    path = generate_page(args.checkpoint, args.prompt, args.mode, args.out, images=args.image,
-                         cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k,
-                         top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                         samples=args.samples)
+    try:
+        path = generate_page(args.checkpoint, args.prompt, args.mode, args.out, images=args.image,
+                             cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k,
+                             top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                             samples=args.samples)
+    except ValueError as exc:  # what the checkpoint cannot do (images without a VQ), or a bad option value
+        raise ConfigError(f"trainer generate: {exc}") from None
     print(path)
     return 0
 

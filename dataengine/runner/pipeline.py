@@ -49,7 +49,7 @@ from dataengine.shards.layout import (
     shard_name,
     shard_path,
     staging_dir,
-    use_storage_options,
+    storage_options,
 )
 from dataengine.shards.ledger import Ledger
 from dataengine.shards.run_record import RunRecord, new_run_id, read_records
@@ -157,9 +157,12 @@ def _clear_partition_outputs(output: str, partition: str) -> None:
 
 def _commit_partition(row: dict[str, Any], output: str, sink: SinkConfig, run_id: str,
                       layout: TokenLayout | None = None) -> dict[str, Any]:
-    batch: Batch = pickle.loads(row["batch"])
+    with storage_options(output, sink.storage_options):  # a worker has not seen the driver's settings
+        return _commit(pickle.loads(row["batch"]), output, sink, run_id, layout)
+
+
+def _commit(batch: Batch, output: str, sink: SinkConfig, run_id: str, layout: TokenLayout | None) -> dict[str, Any]:
     start = time.perf_counter()
-    use_storage_options(output, sink.storage_options)  # a worker has not seen the driver's settings
     _clear_partition_outputs(output, batch.partition)
     written = images = 0
     with ShardWriter(output, batch.partition, maxcount=sink.maxcount, maxsize=sink.maxsize,
@@ -277,8 +280,11 @@ def _claim_output(config: PipelineConfig, output: str, overwrite: bool) -> None:
     if not others:
         return
     if not overwrite:
-        raise ConfigError(f"{output} holds the corpus of another pipeline ('{others[-1].get('pipeline')}', run "
-                          f"{others[-1].get('run_id')}); write into a new folder, or pass --overwrite to replace it")
+        last = others[-1]
+        what = (f"was written by pipeline '{config.name}' with other settings (run {last.get('run_id')}), so its "
+                "partitions would not match this run's" if last.get("pipeline") == config.name else
+                f"holds the corpus of another pipeline ('{last.get('pipeline')}', run {last.get('run_id')})")
+        raise ConfigError(f"{output} {what}; write into a new folder, or pass --overwrite to replace it")
     fs, root = fsspec.core.url_to_fs(output)
     print(f"--overwrite: removing the corpus in {output}", file=sys.stderr)
     fs.rm(root, recursive=True)
@@ -298,7 +304,11 @@ def run_pipeline(config: PipelineConfig, output: str, address: str | None = None
     (``ConfigError``).
     """
     output = output.rstrip("/")
-    use_storage_options(output, config.sink.storage_options)
+    with storage_options(output, config.sink.storage_options):
+        return _run(config, output, address, progress, overwrite)
+
+
+def _run(config: PipelineConfig, output: str, address: str | None, progress: bool, overwrite: bool) -> RunResult:
     _claim_output(config, output, overwrite)
     files = _check_stages(config, output)
     record = RunRecord(new_run_id(), config.name, config.to_json(), output)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -56,16 +58,27 @@ def fs_and_path(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fs, path.rstrip("/") or path
 
 
-def use_storage_options(url: str, options: dict[str, Any]) -> None:
-    """Make ``options`` the defaults of every filesystem of ``url``'s protocol in this process.
+@contextmanager
+def storage_options(url: str, options: dict[str, Any]) -> Iterator[None]:
+    """Within the block, ``options`` are the defaults of every filesystem of ``url``'s protocol.
 
     Through fsspec's config, so every module that opens the corpus by its URL (writer, ledger,
-    run record, readers) reaches it with them; a pipeline calls this on its driver and in each
-    worker before touching its output.
+    run record, readers) reaches it with them; the settings before the block come back after
+    it, so a process that serves several runs (a Ray worker, a notebook) keeps none of them.
     """
-    if options:
-        protocol = fsspec.core.split_protocol(url)[0] or "file"
-        fsspec.config.conf.setdefault(protocol, {}).update(options)
+    if not options:
+        yield
+        return
+    protocol = fsspec.core.split_protocol(url)[0] or "file"
+    before = fsspec.config.conf.get(protocol)
+    fsspec.config.conf[protocol] = {**(before or {}), **options}
+    try:
+        yield
+    finally:
+        if before is None:
+            fsspec.config.conf.pop(protocol, None)
+        else:
+            fsspec.config.conf[protocol] = before
 
 
 def staging_dir(root: str, partition: str) -> str:

@@ -20,6 +20,7 @@ from schemas.corpus import (
     JSON_MEMBER,
     SHARDS,
     TAR,
+    TOKENIZER_FILE,
     TOKENS_MEMBER,
     committed_shards,
     corpus_root,
@@ -61,6 +62,20 @@ def corpus_layout(corpus: str) -> TokenLayout | None:
     """The corpus's ``token_layout.json`` (beside ``shards/``), or None when it is not tokenized."""
     fs, path = fsspec.core.url_to_fs(corpus)
     return read_token_layout(fs, corpus_root(fs, path))
+
+
+def corpus_tokenizers(corpus: str) -> dict[str, Any]:
+    """What the corpus's ``tokenizer.json`` records of the tokenizers that wrote its tokens (``text``, ``vq``).
+
+    Empty when the corpus has none or it does not read: it is a hint for messages, never a setting.
+    """
+    fs, path = fsspec.core.url_to_fs(corpus)
+    try:
+        with fs.open(join(corpus_root(fs, path), TOKENIZER_FILE), "r") as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def holds_tokens(corpus: str) -> bool:

@@ -108,7 +108,8 @@ class Generator:
     def images(self, prompts: list[str], cfg_scale: float = 3.0, opts: SamplingOptions | None = None,
                seed: int = 0) -> np.ndarray:
         """uint8 images (N, R, R, 3) for text prompts."""
-        return self.vocab.images.decode(self.image_codes(prompts, cfg_scale, opts, seed))
+        codes = self.image_codes(prompts, cfg_scale, opts, seed)  # first: it says so when there is no VQ
+        return self.vocab.images.decode(codes)
 
     def captions(self, images: list, max_new_tokens: int = 96, opts: SamplingOptions | None = None,
                  seed: int = 0) -> list[str]:

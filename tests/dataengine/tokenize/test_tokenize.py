@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,7 @@ def scene_partitions(corpus: str, n: int) -> None:
 
 
 def tokenize_config(source: str, bpe: str, vq: str, max_grid: int = 32) -> PipelineConfig:
-    """``pipelines/tokenize.yaml`` without its caption stage: tokenize on an actor pool of one."""
+    """``pipelines/tokenize.yaml``'s stage: tokenize on an actor pool of one."""
     return parse_pipeline({"name": "tokenize", "source": {"kind": "corpus", "path": source}, "stages": [
         {"name": "tokenize", "params": {"text_tokenizer": bpe, "vq": vq, "max_grid": max_grid,
                                         "image_descriptions": True}, "resources": {"concurrency": 1}}]})
@@ -311,9 +312,17 @@ def test_corpus_files_on_rerun_resume_and_other_settings(ray_session, bpe, vq, t
     rerun = run_pipeline(tokenize_config(source, bpe, vq), str(out))
     assert rerun.partitions_skipped == 2 and rerun.partitions_done == 0
     assert {name: (out / name).read_text() for name in written} == written  # the resume commits the run
-    with pytest.raises(ConfigError, match="token_layout.json was written by an earlier run with other settings"):
+    with pytest.raises(ConfigError, match="was written by pipeline 'tokenize' with other settings"):
         run_pipeline(tokenize_config(source, bpe, vq, max_grid=16), str(out))
     assert {name: (out / name).read_text() for name in written} == written
+    # The same settings over a tokenizer that changed under its path: the files it would write differ.
+    moved = tmp_path / "tok"
+    shutil.copytree(bpe, moved)
+    other = tmp_path / "other"
+    run_pipeline(tokenize_config(source, str(moved), vq), str(other))
+    (moved / "tokenizer.json").write_text((moved / "tokenizer.json").read_text() + "\n")
+    with pytest.raises(ConfigError, match="tokenizer.json was written by an earlier run with other settings"):
+        run_pipeline(tokenize_config(source, str(moved), vq), str(other))
 
 
 def test_tokenizer_train_command_records_the_tokenizer(tmp_path, capsys):
