@@ -50,6 +50,9 @@ _GLYPH_CLASSES = frozenset({"emoji", "wp-smiley", "mwe-math-fallback-image-inlin
 # Blocks that end a text block but need no box of their own unless their class names something.
 _LEAF_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "tr", "tbody", "thead", "tfoot",
                         "caption", "figcaption", "hr", "summary", "legend", "address", "hgroup"})
+# Text shorter than this cannot hold the two paragraphs of prose that keep a control or
+# metadata box (``prune``).
+_PROSE_MIN = 160
 # Attributes that cannot hide an element or make it chrome: most elements carry only these.
 _PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
                           "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
@@ -243,6 +246,12 @@ class Walker:
                 kind = class_kind(attrs.get("id"))
             if kind == SECTION and not _holds_landmark(child):
                 return
+            # A control or metadata element too short to hold prose goes whatever it holds
+            # (``prune`` would drop it): it stands in the flow as an empty box, unwalked.
+            if (kind == CONTROL or kind == META) and tag in BLOCK_TAGS and len(child.text(strip=True)) < _PROSE_MIN \
+                    and not _holds_landmark(child):
+                self._close(self._open(tag, kind, attrs, placeholder=True))
+                return
         if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and not _holds_landmark(child):
             return
         if tag in _LEAF_TAGS and kind is None and self._group is None:
@@ -306,11 +315,13 @@ class Walker:
         else:
             self._box_walk(node, tag, kind, attrs)
 
-    def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None]) -> Box:
+    def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None], placeholder: bool = False) -> Box:
         self._flush()
         box = Box(tag, kind, self._box, len(self._blocks.items), (attrs.get("class") or "") if attrs else "")
         self._blocks.boxes.append(box)
         self._box = box
+        if placeholder:  # an empty block marks where the skipped box stood
+            self._blocks.items.append(Item("", "", box))
         return box
 
     def _close(self, box: Box) -> None:

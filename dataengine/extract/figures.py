@@ -152,7 +152,7 @@ def _linked_headline_near(page_items: list[Item], box: Box) -> bool:
         if texts:
             if len(texts) > _CARD_TEXTS or sum(item.chars for item in texts) > _CARD_CHARS:
                 return False
-            return any(item.link_chars >= LINK_BLOCK_SHARE * item.chars for item in texts)
+            return any(item.chars and item.link_chars >= LINK_BLOCK_SHARE * item.chars for item in texts)
         if box.parent is None:
             return False
         box = box.parent
