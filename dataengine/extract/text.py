@@ -22,7 +22,11 @@ def normalize_text(raw: str) -> str:
     # str.split() splits on every Unicode space (and on the line separators U+0085, U+2028,
     # U+2029, which collapse too), several times faster than a regular expression.
     if raw.isascii():
-        text = " ".join(raw.split())
+        # Most blocks are already collapsed: a few substring tests (C loops) spare splitting them into words.
+        if "  " in raw or "\n" in raw or "\t" in raw or "\r" in raw or "\f" in raw or "\v" in raw:
+            text = " ".join(raw.split())
+        else:
+            text = raw.strip()
     else:
         text = unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", raw).split()))
     if LINE_BREAK in text:
