@@ -57,6 +57,7 @@ _PROSE_MIN = 160
 _PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
                           "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
 _MEDIA_SELECTOR = "img, picture, figure"
+_UNSET = object()  # an image source not worked out yet
 _INTERACTIVE_FORM_SELECTOR = "textarea, input[type=email], input[type=password], input[type=search]"
 _MAX_DATA_TABLE_CELL = 500
 # Deeper nesting is broken markup (thousands of unclosed <font>): its text is kept flat. Real
@@ -91,14 +92,22 @@ class Box:
 
 class ImageRef:
     """An image as written in the page: its attributes, the raw source chosen among
-    ``src``/``srcset``/lazy-load attributes, the caption of its figure, and the target of the
-    link around it (``href``, ``None`` outside links)."""
+    ``src``/``srcset``/lazy-load attributes (worked out on first use: most images of a page
+    are never looked at), the caption of its figure, and the target of the link around it
+    (``href``, ``None`` outside links)."""
 
-    __slots__ = ("attrs", "raw", "caption", "href", "in_figure")
+    __slots__ = ("attrs", "_raw", "caption", "href", "in_figure")
 
-    def __init__(self, attrs: dict[str, str | None], raw: str | None, caption: str | None, href: str | None,
-                 in_figure: bool) -> None:
-        self.attrs, self.raw, self.caption, self.href, self.in_figure = attrs, raw, caption, href, in_figure
+    def __init__(self, attrs: dict[str, str | None], raw: str | None | object, caption: str | None,
+                 href: str | None, in_figure: bool) -> None:
+        self.attrs, self._raw, self.caption, self.href, self.in_figure = attrs, raw, caption, href, in_figure
+
+    @property
+    def raw(self) -> str | None:
+        """The raw (unresolved) source of the picture, or ``None``."""
+        if self._raw is _UNSET:
+            self._raw = chosen_source(self.attrs)
+        return self._raw
 
 
 class Item:
@@ -150,7 +159,6 @@ class Walker:
         self._href: str | None = None  # the target of the innermost link being walked
         self._block_tag = "p"
         self._box: Box | None = None
-        self._caption: str | None = None
         self._in_figure = False
         self._in_article = False
         self._depth = 0
@@ -345,12 +353,19 @@ class Walker:
         self._block_tag, self._in_article = outer_tag, outer_article
 
     def _figure(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        caption_node = node.css_first("figcaption, .wp-caption-text")
-        caption = normalize_text(caption_node.text()) if caption_node is not None else ""
-        outer, outer_in = self._caption, self._in_figure
-        self._caption, self._in_figure = caption or outer, True
+        outer_in = self._in_figure
+        self._in_figure = True
+        first = len(self._blocks.items)
         self._box_walk(node, "figure", kind, attrs)
-        self._caption, self._in_figure = outer, outer_in
+        self._in_figure = outer_in
+        # The figure's caption (its figcaption, or a block named as a caption) captions its
+        # pictures that no inner figure captioned.
+        inside = self._blocks.items[first:]
+        caption = next((item.text for item in inside if item.text and item.tag == "figcaption"), None)
+        if caption:
+            for item in inside:
+                if item.image is not None and item.image.caption is None:
+                    item.image.caption = caption
 
     # -- lists and tables ------------------------------------------------------------------
 
@@ -426,7 +441,7 @@ class Walker:
         if _GLYPH_CLASSES.intersection((attrs.get("class") or "").split()):
             self._buffer.append(f" {attrs.get('alt') or ''} ")
             return
-        self._image(attrs, chosen_source(attrs))
+        self._image(attrs, _UNSET)
 
     def _picture(self, node: LexborNode) -> None:
         img = node.css_first("img")
@@ -439,9 +454,9 @@ class Walker:
             widest = largest_candidate(candidates)
         self._image(attrs, widest or own)
 
-    def _image(self, attrs: dict[str, str | None], raw: str | None) -> None:
+    def _image(self, attrs: dict[str, str | None], raw: str | None | object) -> None:
         self._flush()
-        ref = ImageRef(attrs, raw, self._caption or None, self._href, self._in_figure)
+        ref = ImageRef(attrs, raw, None, self._href, self._in_figure)
         self._blocks.items.append(Item(None, "img", self._box, group=self._group, image=ref))
 
 

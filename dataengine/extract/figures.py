@@ -58,10 +58,10 @@ _MIN_STEM = 6
 
 def judge_images(items: list[Item], page_items: list[Item], page_url: str) -> None:
     """Clear ``keep`` on the images of ``items`` (the main content) that are not its pictures:
-    furniture, teasers, a file the page shows three times or more (a background, a
+    furniture, teasers, a file the main content shows three times or more (a background, a
     placeholder), and a gallery repeating an earlier one picture for picture (the strip of
     thumbnails under a slider: same alt texts in the same order, other files)."""
-    uses = Counter(item.image.raw for item in page_items if item.image is not None)
+    uses = Counter(item.image.raw for item in items if item.image is not None)
     galleries: dict[int, list[Item]] = {}
     for index, item in enumerate(items):
         ref = item.image
