@@ -109,7 +109,7 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     # encoding the decoded text back (a BOM or invalid bytes need the decoded text).
     utf8 = decoded.encoding == "utf-8" and decoded.errors == 0 and decoded.source != "bom"
     tree = LexborHTMLParser(body if utf8 else decoded.text)
-    html = tree.css_first("html")
+    html = tree.root
     lang = (html.attributes.get("lang") or html.attributes.get("xml:lang") or "").strip() or None \
         if html is not None else None
     page = ExtractedPage(title=_title(tree), lang=lang, base_url=_base_url(tree, url),
