@@ -142,6 +142,12 @@ def _hidden_or_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
     return is_hidden(tag, attrs) or attrs.get("role") in CHROME_ROLES or attrs.get("itemprop") == "comment"
 
 
+def _link_text(node: LexborNode) -> tuple[int, int]:
+    """Characters of the element's text, and of its link text (text nodes stripped)."""
+    chars = len(node.text(strip=True))
+    return chars, (sum(len(link.text(strip=True)) for link in node.css("a")) if chars else 0)
+
+
 def _holds_landmark(node: LexborNode) -> bool:
     """Whether ``node`` is or holds the page's main landmark (lexbor's ``css_first`` matches the node itself too)."""
     return node.css_first(LANDMARK_SELECTOR) is not None
@@ -150,9 +156,10 @@ def _holds_landmark(node: LexborNode) -> bool:
 class Walker:
     """Builds ``PageBlocks`` from a parsed page; ``walk`` is the entry point."""
 
-    def __init__(self, *, keep_tables: bool = True, keep_lists: bool = True) -> None:
+    def __init__(self, *, keep_tables: bool = True, keep_lists: bool = True, max_link_density: float = 0.8) -> None:
         self.keep_tables = keep_tables
         self.keep_lists = keep_lists
+        self.max_link_density = max_link_density
         self._buffer: list[str] = []
         self._chars = self._link_chars = self._meta_chars = 0
         self._link_depth = self._meta_depth = 0
@@ -256,9 +263,9 @@ class Walker:
                 return
             # A control or metadata element too short to hold prose goes whatever it holds
             # (``prune`` would drop it): it stands in the flow as an empty box, unwalked.
-            if (kind == CONTROL or kind == META) and tag in BLOCK_TAGS and len(child.text(strip=True)) < _PROSE_MIN \
-                    and not _holds_landmark(child):
-                self._close(self._open(tag, kind, attrs, placeholder=True))
+            if (kind == CONTROL or kind == META) and tag in BLOCK_TAGS \
+                    and len(child.text(strip=True)) < _PROSE_MIN and not _holds_landmark(child):
+                self._skip(tag, kind, attrs, *_link_text(child))
                 return
         if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and not _holds_landmark(child):
             return
@@ -323,14 +330,19 @@ class Walker:
         else:
             self._box_walk(node, tag, kind, attrs)
 
-    def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None], placeholder: bool = False) -> Box:
+    def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None]) -> Box:
         self._flush()
         box = Box(tag, kind, self._box, len(self._blocks.items), (attrs.get("class") or "") if attrs else "")
         self._blocks.boxes.append(box)
         self._box = box
-        if placeholder:  # an empty block marks where the skipped box stood
-            self._blocks.items.append(Item("", "", box))
         return box
+
+    def _skip(self, tag: str, kind: str | None, attrs: dict[str, str | None], chars: int, link_chars: int) -> None:
+        """Stand in for an element not walked: an empty box holding one empty block with the
+        element's measured text and link text, so boxes around it add up as if it had been walked."""
+        box = self._open(tag, kind, attrs)
+        self._blocks.items.append(Item("", "", box, chars, link_chars))
+        self._close(box)
 
     def _close(self, box: Box) -> None:
         self._flush()
@@ -373,6 +385,12 @@ class Walker:
         if not self.keep_lists:
             self._flush()
             return
+        if self._group is None:
+            chars, link_chars = _link_text(node)
+            if chars and link_chars >= self.max_link_density * chars:
+                # A menu: ``prune`` would drop it for its links, so it is measured in C, not walked.
+                self._skip(tag, kind, attrs, chars, link_chars)
+                return
         box = self._open(tag, kind, attrs)
         outer = (self._group, self._line, self._list_depth, self._block_tag)
         nested = self._group is not None

@@ -115,7 +115,8 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     page = ExtractedPage(title=_title(tree), lang=lang, base_url=_base_url(tree, url),
                          encoding=decoded.encoding, encoding_source=decoded.source,
                          decode_errors=decoded.errors)
-    blocks = Walker(keep_tables=config.keep_tables, keep_lists=config.keep_lists).walk(tree)
+    blocks = Walker(keep_tables=config.keep_tables, keep_lists=config.keep_lists,
+                    max_link_density=config.max_link_density).walk(tree)
     if blocks is None:
         return page
     tally(blocks)
