@@ -47,6 +47,10 @@ LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
 # is the character or the TeX source, and it stays in the sentence instead of splitting it.
 _GLYPH_CLASSES = frozenset({"emoji", "wp-smiley", "mwe-math-fallback-image-inline",
                             "mwe-math-fallback-image-display", "latex", "tex", "katex-img"})
+# Inline elements that, without attributes, only carry text on.
+_PLAIN_INLINE = frozenset({"span", "b", "strong", "i", "em", "u", "font", "small", "big", "sup", "sub", "abbr",
+                           "code", "mark", "q", "s", "strike", "del", "ins", "cite", "dfn", "kbd", "samp", "var",
+                           "tt", "nobr", "bdi", "bdo"})
 # Blocks that end a text block but need no box of their own unless their class names something.
 _LEAF_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "tr", "tbody", "thead", "tfoot",
                         "caption", "figcaption", "hr", "summary", "legend", "address", "hgroup"})
@@ -194,7 +198,7 @@ class Walker:
         if not self._buffer:
             return
         raw = "".join(self._buffer)
-        self._buffer = []
+        self._buffer.clear()  # in place: the walk holds the list in a local
         text = normalize_text(raw) if not raw.isspace() else ""
         if text:
             chars = len(text)
@@ -237,9 +241,10 @@ class Walker:
                         self._add_text(text)
                     else:
                         buffer.append(text)
+            elif tag in _PLAIN_INLINE and not child.attributes:
+                self._walk(child)  # <b>, <em>, <span> without attributes: nothing to judge
             elif tag not in NON_CONTENT_TAGS and tag is not None:
                 self._child(child, tag)
-                buffer = self._buffer  # a flush below replaced it
             child = child.next
         self._depth -= 1
 
@@ -284,6 +289,8 @@ class Walker:
             self._inline(child, kind)
             self._href = outer_href
             self._link_depth -= 1
+        elif kind is None and tag != "time":
+            self._walk(child)
         else:
             self._inline(child, kind)
 

@@ -32,6 +32,7 @@ _TRACKERS = ("facebook.com/tr", "pixel.wp.com", "stats.wp.com", "google-analytic
 _WS = re.compile(r"[\t\n\r\f ]+")
 # Values templates write into src when they have no picture: not an address.
 _NO_SOURCE = frozenset({"null", "undefined", "none", "false", "#", "about:blank"})
+_DECLARED_SIZE = re.compile(r"\s*(\d+)(?:\.\d+)?\s*(?:px)?\s*$")
 # URLs inside a bracketed or JSON attribute value: absolute, or a path to an image file.
 _EMBEDDED_URL = re.compile(r"(?:https?:)?//[^\s,\]\)\"']+|/[^\s,\]\)\"']+\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _SRCSET_URL = re.compile(r"[\s,]*(\S+)")
@@ -187,7 +188,9 @@ def declared_size(value: str | None) -> int | None:
     """An integer ``width``/``height`` attribute (``"300"``, ``"300px"``); ``None`` for ``%`` or junk."""
     if not value:
         return None
-    match = re.match(r"\s*(\d+)(?:\.\d+)?\s*(?:px)?\s*$", value)
+    if value.isdigit():
+        return int(value)
+    match = _DECLARED_SIZE.match(value)
     return int(match.group(1)) if match else None
 
 
