@@ -298,7 +298,8 @@ class Walker:
         """A paragraph, heading or cell-like block: a text boundary of its own, without a box."""
         self._flush()
         outer = self._block_tag
-        self._block_tag = tag
+        # Blocks inside a caption are the caption ("<figcaption><p>...</p></figcaption>").
+        self._block_tag = "figcaption" if outer == "figcaption" else tag
         self._walk(node)
         self._flush()
         self._block_tag = outer
@@ -365,7 +366,7 @@ class Walker:
         if tag == "form":
             box.interactive = node.css_first(_INTERACTIVE_FORM_SELECTOR) is not None
         outer_tag, outer_article = self._block_tag, self._in_article
-        self._block_tag = "figcaption" if kind == CAPTION and tag != "figure" else tag
+        self._block_tag = "figcaption" if (kind == CAPTION and tag != "figure") or outer_tag == "figcaption" else tag
         self._in_article = outer_article or tag in ARTICLE_TAGS or (bool(attrs) and attrs.get("role") == "main")
         self._walk(node)
         self._close(box)
