@@ -57,6 +57,8 @@ _LEAF_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "tr
 # Text shorter than this cannot hold the two paragraphs of prose that keep a control or
 # metadata box (``prune``).
 _PROSE_MIN = 160
+# A <noscript> with this much text is the page for readers without scripts, not a notice.
+_NOSCRIPT_PAGE_CHARS = 200
 # Attributes that cannot hide an element or make it chrome: most elements carry only these.
 _PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
                           "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
@@ -326,9 +328,13 @@ class Walker:
             self._emit(normalize_preformatted(node.text()), "pre")
         elif tag == "noscript":
             # Parsed with scripting off, <noscript> holds the plain <img> of a lazy-loaded picture
-            # (kept: it may be the only real URL) and notices about JavaScript (not content).
-            for img in node.css("img"):
-                self._img(img, img.attributes)
+            # (kept: it may be the only real URL) and notices about JavaScript (not content);
+            # on pages that script their content in, it holds the page itself, for readers without it.
+            if len(node.text(strip=True)) >= _NOSCRIPT_PAGE_CHARS:
+                self._box_walk(node, "div", kind, attrs)
+            else:
+                for img in node.css("img"):
+                    self._img(img, img.attributes)
         elif tag == "figure" or (tag == "div" and "wp-caption" in (attrs.get("class") or "").split()):
             self._figure(node, tag, kind, attrs)
         elif self._group is not None and tag not in ("table", "figure"):
