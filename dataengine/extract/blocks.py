@@ -307,9 +307,9 @@ class Walker:
         self._block_tag = outer
 
     def _inline(self, node: LexborNode, kind: str | None) -> None:
-        # Text of inline elements named as metadata or controls (a byline, a "share" link)
-        # counts against its block; pictures inside them (a linked photo) are still pictures.
-        if kind == META or kind == CONTROL or node.tag == "time":
+        # Text of inline elements named as metadata, controls or captions (a byline, a "share"
+        # link, a photo credit) counts against its block; pictures inside them (a linked photo) are still pictures.
+        if kind == META or kind == CONTROL or kind == CAPTION or node.tag == "time":
             self._meta_depth += 1
             self._walk(node)
             self._meta_depth -= 1

@@ -30,8 +30,9 @@ _SEE_ALSO = re.compile(
     r"recommended|further reading|don'?t miss|lesen sie (?:auch|hier|mehr|weiter)|siehe auch|"
     r"mehr (?:zum thema|dazu|zu|aus|von|über|infos?)\b|auch interessant|das könnte (?:dich|sie) auch|"
     r"weitere (?:informationen|artikel|themen|beiträge|infos)|schon gelesen|ähnliche (?:beiträge|artikel)|empfohlen|"
-    r"(?:à )?lire aussi|à découvrir|voir aussi|sur le même sujet|articles similaires|le[ae] (?:también|más)|"
-    r"vea también|ver también|te puede interesar|le puede interesar|leggi anche|vedi anche|potrebbe interessarti|"
+    r"(?:à )?lire aussi|à découvrir|voir aussi|sur le même sujet|articles similaires|vous aimerez|"
+    r"le[ae] (?:también|más)|vea también|ver también|te puede interesar|le puede interesar|"
+    r"leggi anche|vedi anche|potrebbe interessarti|"
     r"leia (?:também|mais)|veja também|lees (?:ook|meer)|zie ook)", re.I)
 _CALL = re.compile(
     r"\b(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties?|newsletter|subscri(?:be|ption)|"
