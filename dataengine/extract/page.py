@@ -2,8 +2,11 @@
 
 The pipeline stage and the ``dataengine extract`` command both call it. It decodes the
 bytes (``charset``), checks the markup against the complexity budget (``budget``), parses
-it with lexbor, reads the title, ``<html lang>`` and ``<base href>``, removes boilerplate,
-finds the main-content element and walks it into text segments and image records (``flow``).
+it with lexbor and reads the title, ``<html lang>`` and ``<base href>``. One walk turns the
+body into blocks of text, images and the boxes around them (``blocks``); the main box is
+found from their votes (``content``); boxes and blocks that are boilerplate are left out
+(``prune``, with ``phrases``) and so are images that are furniture or teasers (``figures``);
+what is left becomes text segments and image records in reading order (``flow``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from selectolax.lexbor import LexborHTMLParser
 
 from schemas import ImageRecord, Segment
 
-from .blocks import Walker
 from .budget import check_budget
 from .charset import decode_html
 from .content import main_box, tally, vote
 from .flow import DroppedImage, FlowBuilder
 from .prune import content_items, judge_boxes
 from .text import normalize_text
+from .walker import Walker
 
 _WEB_SCHEMES = frozenset({"http", "https"})
 

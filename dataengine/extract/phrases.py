@@ -37,10 +37,10 @@ _SEE_ALSO = re.compile(
 _CALL = re.compile(
     r"\b(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties?|newsletter|subscri(?:be|ption)|"
     r"sign(?:ing)? up|abonnier\w*|anmelden|s'abonner|abonnez|suscr[ií]b\w*|iscriviti|assine|share (?:this|on)|"
-    r"teilen|partager|compartir|condividi|logged in|log in|eingeloggt|angemeldet|tags?\s*:|schlagw\w*|"
-    r"kategorien?\s*:|categor(?:y|ies)\s*:|filed under|étiquettes|etiquetas|advertisement|anzeige|werbung|"
-    r"publicité|publicidad|pubblicità|advertentie|this entry was posted|posted (?:on|in|by)\b|"
-    r"veröffentlicht (?:am|von)|publié le|publicado (?:el|em))\b", re.I)
+    r"teilen|partager|compartir|condividi|logged in|log in|eingeloggt|angemeldet|schlagw\w*|filed under|"
+    r"étiquettes|etiquetas|advertisement|anzeige|werbung|publicité|publicidad|pubblicità|advertentie|"
+    r"this entry was posted|posted (?:on|in|by)|veröffentlicht (?:am|von)|publié le|publicado (?:el|em))\b"
+    r"|\b(?:tags?|kategorien?|categor(?:y|ies))\s*:", re.I)
 
 
 def is_boilerplate_line(text: str) -> bool:
