@@ -93,7 +93,6 @@ def main_box(blocks: PageBlocks) -> Box:
     return best
 
 
-
 def lead_start(blocks: PageBlocks, container: Box) -> int:
     """Where the main content starts: the container's first item, or earlier when the
     headline, lead paragraphs or lead image sit just before it in an enclosing box that adds

@@ -40,7 +40,7 @@ _CALL = re.compile(
     r"teilen|partager|compartir|condividi|logged in|log in|eingeloggt|angemeldet|schlagw\w*|filed under|"
     r"étiquettes|etiquetas|advertisement|anzeige|werbung|publicité|publicidad|pubblicità|advertentie|"
     r"this entry was posted|posted (?:on|in|by)|veröffentlicht (?:am|von)|publié le|publicado (?:el|em))\b"
-    r"|\b(?:tags?|kategorien?|categor(?:y|ies))\s*:", re.I)
+    r"|\b(?:tags?|kategorien?|categor(?:y|ies))\s*:")  # searched in lower case: re.I makes it four times slower
 
 
 def is_boilerplate_line(text: str) -> bool:
@@ -52,4 +52,4 @@ def is_boilerplate_line(text: str) -> bool:
         return True
     if chars <= _LEAD_CHARS and _SEE_ALSO.match(text):
         return True
-    return chars <= _CALL_CHARS and _CALL.search(text) is not None
+    return chars <= _CALL_CHARS and _CALL.search(text.lower()) is not None

@@ -25,13 +25,14 @@ def normalize_text(raw: str) -> str:
         # blocks are, and two scans in C spare splitting them into words.
         text = raw.strip(" ")
     else:
-        if not raw.isascii():
-            raw = _INVISIBLE.sub("", raw)
         # str.split() splits on every Unicode space (and on the line separators U+0085,
         # U+2028, U+2029, which collapse too), several times faster than a regular expression.
         text = " ".join(raw.split())
-        if LINE_BREAK in text:
-            text = _BREAKS.sub("\n", text.strip(" " + LINE_BREAK))
+        if not text.isprintable():  # a LINE_BREAK mark, an invisible character or a control
+            if not text.isascii() and _INVISIBLE.search(text) is not None:
+                text = " ".join(_INVISIBLE.sub("", text).split())
+            if LINE_BREAK in text:
+                text = _BREAKS.sub("\n", text.strip(" " + LINE_BREAK))
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 

@@ -56,6 +56,8 @@ _NOSCRIPT_PAGE_CHARS = 200
 _PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
                           "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
 _MEDIA_SELECTOR = "img, picture, figure"
+# Blocks with a walk of their own (``Walker._structured``); other blocks are boxes walked alike.
+_STRUCTURED_BLOCKS = frozenset({"ul", "ol", "li", "table", "pre", "noscript", "figure"})
 _INTERACTIVE_FORM_SELECTOR = "textarea, input[type=email], input[type=password], input[type=search]"
 _MAX_DATA_TABLE_CELL = 500
 # Deeper nesting is broken markup (thousands of unclosed <font>): its text is kept flat. Real
@@ -75,9 +77,15 @@ def _link_text(node: LexborNode) -> tuple[int, int]:
     return chars, (sum(len(link.text(strip=True)) for link in node.css("a")) if chars else 0)
 
 
-def _holds_landmark(node: LexborNode) -> bool:
-    """Whether ``node`` is or holds the page's main landmark (lexbor's ``css_first`` matches the node itself too)."""
-    return node.css_first(LANDMARK_SELECTOR) is not None
+def _landmark_holders(body: LexborNode) -> set[LexborNode]:
+    """The page's main landmarks and every element that holds one: found with one query for
+    the page, since the walk asks about an element each time it would skip one."""
+    holders: set[LexborNode] = set()
+    for node in body.css(LANDMARK_SELECTOR):
+        while node is not None and node not in holders:
+            holders.add(node)
+            node = node.parent
+    return holders
 
 
 class Walker:
@@ -88,7 +96,7 @@ class Walker:
         self.keep_lists = keep_lists
         self.max_link_density = max_link_density
         self._buffer: list[str] = []
-        self._chars = self._link_chars = self._meta_chars = 0
+        self._link_chars = self._meta_chars = 0
         self._link_depth = self._meta_depth = 0
         self._href: str | None = None  # the target of the innermost link being walked
         self._block_tag = "p"
@@ -100,6 +108,7 @@ class Walker:
         self._line: str | None = None
         self._list_depth = 0
         self._blocks: PageBlocks | None = None
+        self._landmarks: set[LexborNode] = set()
 
     def walk(self, tree: LexborHTMLParser) -> PageBlocks | None:
         """Walk the page's ``<body>``; ``None`` when it has none."""
@@ -109,6 +118,7 @@ class Walker:
         root = Box("body", None, None, 0, "")
         self._box = root
         self._blocks = PageBlocks(root)
+        self._landmarks = _landmark_holders(body)
         self._walk(body)
         self._flush()
         root.end = len(self._blocks.items)
@@ -128,7 +138,7 @@ class Walker:
                                            min(self._meta_chars, chars), self._group, self._line))
             if self._line is not None:  # what follows in the same list item is a continuation line
                 self._line = "  " * self._list_depth
-        self._chars = self._link_chars = self._meta_chars = 0
+        self._link_chars = self._meta_chars = 0
 
     def _add_text(self, text: str) -> None:
         self._buffer.append(text)
@@ -161,7 +171,9 @@ class Walker:
                 if text:
                     if counting:
                         self._add_text(text)
-                    else:
+                    elif buffer or not text.isspace():
+                        # Whitespace that would open a block is trimmed anyway; dropping it
+                        # here spares flushing the indentation between most block elements.
                         buffer.append(text)
             elif tag in _PLAIN_INLINE and not child.attributes:
                 self._walk(child)  # <b>, <em>, <span> without attributes: nothing to judge
@@ -181,20 +193,20 @@ class Walker:
             if tag == "img":
                 self._img(child, attrs)
                 return
-            if not _PLAIN_ATTRS.issuperset(attrs) and _hidden_or_chrome(tag, attrs) and not _holds_landmark(child):
+            if not _PLAIN_ATTRS.issuperset(attrs) and _hidden_or_chrome(tag, attrs) and child not in self._landmarks:
                 return
             kind = class_kind(attrs.get("class"))
             if kind is None and tag in BLOCK_TAGS:  # ids of inline elements are anchors, not names
                 kind = class_kind(attrs.get("id"))
-            if kind == SECTION and not _holds_landmark(child):
+            if kind == SECTION and child not in self._landmarks:
                 return
             # A control or metadata element too short to hold prose goes whatever it holds
             # (``prune`` would drop it): it stands in the flow as an empty box, unwalked.
             if (kind == CONTROL or kind == META) and tag in BLOCK_TAGS \
-                    and len(child.text(strip=True)) < _PROSE_MIN and not _holds_landmark(child):
+                    and len(child.text(strip=True)) < _PROSE_MIN and child not in self._landmarks:
                 self._skip(tag, kind, attrs, *_link_text(child))
                 return
-        if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and not _holds_landmark(child):
+        if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and child not in self._landmarks:
             return
         if tag in _LEAF_TAGS and kind is None and self._group is None:
             self._leaf(child, tag)
@@ -218,12 +230,14 @@ class Walker:
 
     def _leaf(self, node: LexborNode, tag: str) -> None:
         """A paragraph, heading or cell-like block: a text boundary of its own, without a box."""
-        self._flush()
+        if self._buffer:  # the check spares a call at most block boundaries, where nothing is pending
+            self._flush()
         outer = self._block_tag
         # Blocks inside a caption are the caption ("<figcaption><p>...</p></figcaption>").
         self._block_tag = "figcaption" if outer == "figcaption" else tag
         self._walk(node)
-        self._flush()
+        if self._buffer:
+            self._flush()
         self._block_tag = outer
 
     def _inline(self, node: LexborNode, kind: str | None) -> None:
@@ -237,14 +251,30 @@ class Walker:
             self._walk(node)
 
     def _element(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
+        if tag in _STRUCTURED_BLOCKS:
+            self._structured(node, tag, kind, attrs)
+        elif tag == "div" and "wp-caption" in (attrs.get("class") or "") \
+                and "wp-caption" in attrs["class"].split():
+            self._figure(node, kind, attrs)
+        elif self._group is not None:
+            self._buffer.append(" ")  # a block inside a list item: words of the same line
+            self._walk(node)
+            self._buffer.append(" ")
+        else:
+            self._box_walk(node, tag, kind, attrs)
+
+    def _structured(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
+        """A list, list item, table, preformatted block, ``<noscript>`` or figure."""
         if tag in ("ul", "ol"):
             self._list(node, tag, kind, attrs)
-        elif tag == "li" and self._group is not None:
-            self._list_item(node)
+        elif tag == "li":
+            if self._group is not None:
+                self._list_item(node)
+            else:
+                self._box_walk(node, tag, kind, attrs)
         elif tag == "table":
             self._table(node, kind, attrs)
         elif tag == "pre":
-            self._flush()
             self._emit(normalize_preformatted(node.text()), "pre")
         elif tag == "noscript":
             # Parsed with scripting off, <noscript> holds the plain <img> of a lazy-loaded picture
@@ -255,17 +285,12 @@ class Walker:
             else:
                 for img in node.css("img"):
                     self._img(img, img.attributes)
-        elif tag == "figure" or (tag == "div" and "wp-caption" in (attrs.get("class") or "").split()):
-            self._figure(node, kind, attrs)
-        elif self._group is not None and tag not in ("table", "figure"):
-            self._buffer.append(" ")  # a block inside a list item: words of the same line
-            self._walk(node)
-            self._buffer.append(" ")
         else:
-            self._box_walk(node, tag, kind, attrs)
+            self._figure(node, kind, attrs)
 
     def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None]) -> Box:
-        self._flush()
+        if self._buffer:
+            self._flush()
         box = Box(tag, kind, self._box, len(self._blocks.items), (attrs.get("class") or "") if attrs else "")
         self._blocks.boxes.append(box)
         self._box = box
@@ -279,7 +304,8 @@ class Walker:
         self._close(box)
 
     def _close(self, box: Box) -> None:
-        self._flush()
+        if self._buffer:
+            self._flush()
         box.end = len(self._blocks.items)
         self._box = box.parent
 
