@@ -167,27 +167,32 @@ class Walker:
         while child is not None:
             tag = child.tag
             if tag == "-text":
-                text = child.text_content
-                if text:
-                    if counting:
-                        self._add_text(text)
-                    elif buffer or not text.isspace():
-                        # Whitespace that would open a block is trimmed anyway; dropping it
-                        # here spares flushing the indentation between most block elements.
-                        buffer.append(text)
-            elif tag in _PLAIN_INLINE and not child.attributes:
-                self._walk(child)  # <b>, <em>, <span> without attributes: nothing to judge
+                if child.is_empty_text_node:  # ASCII whitespace only, told without copying it out
+                    # Whitespace that would open a block is trimmed anyway; dropping it
+                    # here spares flushing the indentation between most block elements.
+                    if buffer:
+                        buffer.append(" ")
+                elif counting:
+                    self._add_text(child.text_content)
+                else:
+                    buffer.append(child.text_content)
+            elif tag in _PLAIN_INLINE:
+                attrs = child.attributes
+                if attrs:
+                    self._child(child, tag, attrs)
+                else:
+                    self._walk(child)  # <b>, <em>, <span> without attributes: nothing to judge
             elif tag not in NON_CONTENT_TAGS and tag is not None:
-                self._child(child, tag)
+                self._child(child, tag, None if tag == "br" else child.attributes)
             child = child.next
         self._depth -= 1
 
-    def _child(self, child: LexborNode, tag: str) -> None:
-        """Dispatch one element: skip it, or walk it as a block, a list, a table, an image or inline."""
+    def _child(self, child: LexborNode, tag: str, attrs: dict[str, str | None] | None) -> None:
+        """Dispatch one element (``attrs``: its attributes, ``None`` for ``<br>``): skip it, or
+        walk it as a block, a list, a table, an image or inline."""
         if tag == "br":
             self._buffer.append(" " if self._group is not None else LINE_BREAK)
             return
-        attrs = child.attributes
         kind = None
         if attrs:
             if tag == "img":
@@ -373,7 +378,7 @@ class Walker:
                 self._add_text(child.text_content or "")
             elif ctag not in NON_CONTENT_TAGS and ctag is not None:
                 self._line = self._line or f"{'  ' * self._list_depth}- "
-                self._child(child, ctag)
+                self._child(child, ctag, child.attributes)
         self._group, self._line, self._list_depth, self._block_tag = outer
         self._close(box)
 
