@@ -30,10 +30,13 @@ _VOID = frozenset({"area", "base", "basefont", "bgsound", "br", "col", "embed", 
 # Elements whose content is not markup (raw text, or foreign content the extractor drops).
 _OPAQUE = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "svg", "math"})
 _NOT_OPENED = _VOID | _OPAQUE
-# A comment to its "-->", or an opaque element from its name to its end tag (left in place:
-# an end tag of an element not open closes nothing); either runs to the end of an unclosed text.
-_SKIPPED = re.compile(r"<(?:!--[^-]*(?:-(?!->)[^-]*)*(?:-->)?|(?:" + "|".join(
-    rf"(?i:{name})(?=[\s/>]|\Z)[^<]*(?:<(?!/(?i:{name}))[^<]*)*" for name in sorted(_OPAQUE)) + "))")
+# Where a comment or an opaque element starts; the names are matched in ASCII case only, as
+# ``_TAG`` reads them (re.I would also match "ſcript"), and other "<" fail at the lookahead.
+_SPECIAL = re.compile(r"<(?=[!a-zA-Z])(?:!--|(" + "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in name) for name in sorted(_OPAQUE)) + r")(?=[\s/>]|\Z))")
+_COMMENT_END = "-->"
+# Where the raw text of an opaque element ends.
+_OPAQUE_END = {name: re.compile(f"</{name}", re.I) for name in _OPAQUE}
 _NONE = [-1]  # the position of a name not open
 # A start tag of the key closes the last open element named in the first set, unless an
 # element of the second set (its container) was opened after it.
@@ -63,16 +66,24 @@ class TooComplexError(ValueError):
 
 
 def _tags(text: str) -> list[str]:
-    """The names of the tags of ``text`` in order, end tags with their ``/``, once comments and
-    the contents of opaque elements are taken out (an opaque element stays as a ``script`` tag)."""
-    # Both passes run in C (the patterns scan runs of plain characters in one step each), so
-    # what is left for Python is one small step per tag.
-    return _TAG.findall(_SKIPPED.sub(_stand_in, text))
-
-
-def _stand_in(match: re.Match[str]) -> str:
-    # A space keeps the text on either side of a comment from joining into a tag ("<<!---->div").
-    return " " if match.group(0)[1] == "!" else "<script "
+    """The names of the tags of ``text`` in order, end tags with their ``/``, leaving out
+    comments and the contents of opaque elements (an opaque element is a ``script`` tag)."""
+    # The tags between two comments or opaque elements are listed by one call in C, so what
+    # is left for Python is a step per comment or opaque element and a small one per tag.
+    tags: list[str] = []
+    pos, end = 0, len(text)
+    while (special := _SPECIAL.search(text, pos)) is not None:
+        tags += _TAG.findall(text, pos, special.start())
+        opaque = special.group(1)
+        if opaque is None:  # a comment
+            close = text.find(_COMMENT_END, special.end())
+            pos = end if close < 0 else close + len(_COMMENT_END)
+        else:
+            tags.append("script")
+            close_match = _OPAQUE_END[opaque.lower()].search(text, special.end())
+            pos = end if close_match is None else close_match.end()
+    tags += _TAG.findall(text, pos)
+    return tags
 
 
 def markup_complexity(text: str) -> tuple[int, int]:
