@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from .blocks import Box, ImageRef, Item
 from .boilerplate import MEDIA, word_set
 from .content import LINK_BLOCK_SHARE
-from .images import declared_size
+from .images import declared_size, join_url, url_path
 
 # A file shown this many times on one page is a background or a placeholder.
 _REPEATS = 3
@@ -103,23 +103,13 @@ def is_furniture(ref: ImageRef, url: str | None) -> bool:
         return True
     if url is None:
         return False
-    *directories, name = _path(url).lower().split("/")
+    *directories, name = url_path(url).lower().split("/")
     if any(not _THEME_DIRS.isdisjoint(_FILE_WORDS.findall(directory)) or "template" in directory or "theme" in directory
            for directory in directories):
         return True
     stem = name.rsplit(".", 1)[0]
     # "logo" is glued to other words in file names ("printlogo", "logo_white") more than any other
     return "logo" in stem or not _FURNITURE_WORDS.isdisjoint(_FILE_WORDS.findall(stem))
-
-
-def _path(url: str) -> str:
-    """The path of a URL, relative or absolute (string cuts: ``urlsplit`` costs more than the rest of the test)."""
-    url = url.split("#", 1)[0].split("?", 1)[0]
-    if "//" in url:
-        url = url.split("//", 1)[1]
-        slash = url.find("/")
-        return url[slash:] if slash >= 0 else ""
-    return url
 
 
 def is_teaser(ref: ImageRef, page_url: str, items: list[Item], index: int, page_items: list[Item]) -> bool:
@@ -142,13 +132,15 @@ def _links_elsewhere(ref: ImageRef, page_url: str) -> bool:
     href = (ref.href or "").strip()
     if not href or href.startswith("#"):
         return False
-    target = urljoin(page_url, href)
+    target = join_url(page_url, href)
+    if target is None:
+        return False  # not a URL: a link to nowhere
     path = urlsplit(target).path.lower()
     if _IMAGE_FILE.search(path) or target.split("#", 1)[0] == page_url.split("#", 1)[0]:
         return False
     if "attachment_id=" in target:
         return False
-    stem = _SIZE_MARKER.sub("", urlsplit(ref.raw or "").path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower())
+    stem = _SIZE_MARKER.sub("", url_path(ref.raw or "").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower())
     page = path.rstrip("/").rsplit("/", 1)[-1]
     own = page == stem or (page.startswith(stem) and page[len(stem):].lstrip("-").isdigit())
     return len(stem) < _MIN_STEM or not own

@@ -12,7 +12,7 @@ what is left becomes text segments and image records in reading order (``flow``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -22,6 +22,7 @@ from .budget import check_budget
 from .charset import decode_html
 from .content import main_box, tally, vote
 from .flow import DroppedImage, FlowBuilder
+from .images import join_url
 from .prune import content_items, judge_boxes
 from .text import normalize_text
 from .walker import Walker
@@ -91,8 +92,8 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     node = (tree.head or tree).css_first("base[href]")
     if node is not None:
         href = (node.attributes.get("href") or "").strip()
-        resolved = urljoin(url, href) if href else ""
-        if urlsplit(resolved).scheme.lower() in (_WEB_SCHEMES | {"file"}):
+        resolved = join_url(url, href) if href else None
+        if resolved is not None and urlsplit(resolved).scheme.lower() in (_WEB_SCHEMES | {"file"}):
             return resolved
     return url
 
@@ -127,7 +128,7 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     vote(blocks)
     container = main_box(blocks)
     # A page read from disk may point at files beside it; a web page may not point into our disk.
-    schemes = _WEB_SCHEMES | ({"file"} if urlsplit(url).scheme.lower() == "file" else set())
+    schemes = _WEB_SCHEMES | ({"file"} if url.lstrip().lower().startswith("file:") else set())
     flow = FlowBuilder(page.base_url, frozenset(schemes), min_data_uri_bytes=config.min_data_uri_bytes)
     flow.run(content_items(blocks, container, page.base_url))
     page.segments, page.images, page.dropped = flow.segments, flow.images, flow.dropped

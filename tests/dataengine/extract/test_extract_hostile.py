@@ -160,3 +160,20 @@ def test_markup_inside_scripts_and_comments_is_not_depth():
     comment = "<!-- " + "<div>" * 3000 + " -->"
     body = ("<html><body>" + script + comment + "<p>Real text of the page, long enough.</p>").encode()
     assert _text(_run(body, max_depth=50)) == "Real text of the page, long enough."
+
+
+# -- URLs that are not URLs ------------------------------------------------------------------------
+
+def test_unparseable_urls_in_base_links_and_images_do_not_stop_the_page():
+    # An unclosed IPv6 bracket or a host that normalises to "#" makes urllib raise ValueError.
+    prose = "A paragraph of the article, long enough to be the main content of the page. " * 5
+    body = ('<html><head><base href="http://[broken/"></head><body><article>'
+            f'<p>{prose}</p>'
+            '<a href="http://[broken/page"><img src="/pictures/harbour.jpg" alt="Harbour" width="800" height="600"></a>'
+            '<img src="http://[broken/x.jpg" width="800" height="600">'
+            '<img src="http://a\uff03b/x.jpg" width="800" height="600">'
+            '</article></body></html>').encode()
+    page = extract_page(body, PAGE_URL)
+    assert [image.url for image in page.images] == ["https://example.com/pictures/harbour.jpg"]
+    assert [(d.reason, d.url) for d in page.dropped] == [("bad_url", "http://[broken/x.jpg"),
+                                                          ("bad_url", "http://a\uff03b/x.jpg")]
