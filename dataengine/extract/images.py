@@ -35,7 +35,8 @@ _WS = re.compile(r"[\t\n\r\f ]+")
 _REWRITTEN = re.compile(r"^https?://(?:[/?#]|$)|^[^?#]*;|\?#|\?$|#$|[\[\]]")
 # Values templates write into src when they have no picture: not an address.
 _NO_SOURCE = frozenset({"null", "undefined", "none", "false", "#", "about:blank"})
-_DECLARED_SIZE = re.compile(r"\s*(\d+)(?:\.\d+)?\s*(?:px)?\s*$")
+# Nine digits at most: longer is junk, and int() refuses strings of over 4,300 digits.
+_DECLARED_SIZE = re.compile(r"\s*(\d{1,9})(?:\.\d+)?\s*(?:px)?\s*$")
 # URLs inside a bracketed or JSON attribute value: absolute, or a path to an image file.
 _EMBEDDED_URL = re.compile(r"(?:https?:)?//[^\s,\]\)\"']+|/[^\s,\]\)\"']+\.(?:jpe?g|png|gif|webp|avif)\b", re.I)
 _SRCSET_URL = re.compile(r"[\s,]*(\S+)")
@@ -214,7 +215,7 @@ def declared_size(value: str | None) -> int | None:
     """An integer ``width``/``height`` attribute (``"300"``, ``"300px"``); ``None`` for ``%`` or junk."""
     if not value:
         return None
-    if value.isdigit():
+    if value.isdecimal() and len(value) <= 9:  # isdigit() would let "²" through to int()
         return int(value)
     match = _DECLARED_SIZE.match(value)
     return int(match.group(1)) if match else None

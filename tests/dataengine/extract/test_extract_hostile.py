@@ -177,3 +177,12 @@ def test_unparseable_urls_in_base_links_and_images_do_not_stop_the_page():
     assert [image.url for image in page.images] == ["https://example.com/pictures/harbour.jpg"]
     assert [(d.reason, d.url) for d in page.dropped] == [("bad_url", "http://[broken/x.jpg"),
                                                           ("bad_url", "http://a\uff03b/x.jpg")]
+
+
+@pytest.mark.parametrize("width", ["²", "9" * 5000, "1e999"], ids=["superscript", "5000-digits", "exponent"])
+def test_junk_image_sizes_are_no_sizes(width):
+    # "²" passes str.isdigit() and int() refuses it, as it refuses strings of over 4,300 digits.
+    prose = "A paragraph of the article, long enough to be the main content of the page. " * 5
+    body = (f'<html><body><article><p>{prose}</p><img src="/pictures/harbour.jpg" width="{width}">'
+            '</article></body></html>').encode()
+    assert [image.url for image in extract_page(body, PAGE_URL).images] == ["https://example.com/pictures/harbour.jpg"]
