@@ -56,14 +56,12 @@ _NOSCRIPT_PAGE_CHARS = 200
 _PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
                           "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
 _MEDIA_SELECTOR = "img, picture, figure"
-# Blocks with a walk of their own (``Walker._structured``); other blocks are boxes walked alike.
-_STRUCTURED_BLOCKS = frozenset({"ul", "ol", "li", "table", "pre", "noscript", "figure"})
 _INTERACTIVE_FORM_SELECTOR = "textarea, input[type=email], input[type=password], input[type=search]"
 _MAX_DATA_TABLE_CELL = 500
 # Deeper nesting is broken markup (thousands of unclosed <font>): its text is kept flat. Real
-# pages nest a few dozen elements deep; each level costs the walk up to four Python frames,
+# pages nest a few dozen elements deep; each level costs the walk up to five Python frames,
 # and this keeps it well inside Python's recursion limit.
-_MAX_DEPTH = 180
+_MAX_DEPTH = 150
 
 
 def _hidden_or_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
@@ -256,11 +254,12 @@ class Walker:
             self._walk(node)
 
     def _element(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        if tag in _STRUCTURED_BLOCKS:
-            self._structured(node, tag, kind, attrs)
+        walk = _BLOCK_WALKS.get(tag)
+        if walk is not None:
+            walk(self, node, tag, kind, attrs)
         elif tag == "div" and "wp-caption" in (attrs.get("class") or "") \
                 and "wp-caption" in attrs["class"].split():
-            self._figure(node, kind, attrs)
+            self._box_walk(node, "figure", kind, attrs)
         elif self._group is not None:
             self._buffer.append(" ")  # a block inside a list item: words of the same line
             self._walk(node)
@@ -268,30 +267,27 @@ class Walker:
         else:
             self._box_walk(node, tag, kind, attrs)
 
-    def _structured(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        """A list, list item, table, preformatted block, ``<noscript>`` or figure."""
-        if tag in ("ul", "ol"):
-            self._list(node, tag, kind, attrs)
-        elif tag == "li":
-            if self._group is not None:
-                self._list_item(node)
-            else:
-                self._box_walk(node, tag, kind, attrs)
-        elif tag == "table":
-            self._table(node, kind, attrs)
-        elif tag == "pre":
-            self._emit(normalize_preformatted(node.text()), "pre")
-        elif tag == "noscript":
-            # Parsed with scripting off, <noscript> holds the plain <img> of a lazy-loaded picture
-            # (kept: it may be the only real URL) and notices about JavaScript (not content);
-            # on pages that script their content in, it holds the page itself, for readers without it.
-            if len(node.text(strip=True)) >= _NOSCRIPT_PAGE_CHARS:
-                self._box_walk(node, "div", kind, attrs)
-            else:
-                for img in node.css("img"):
-                    self._img(img, img.attributes)
+    def _list_item(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
+        if self._group is None:  # an <li> outside a list is a block like any other
+            self._box_walk(node, tag, kind, attrs)
+            return
+        self._flush()
+        self._line = f"{'  ' * self._list_depth}- "
+        self._walk(node)
+        self._flush()
+
+    def _pre(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
+        self._emit(normalize_preformatted(node.text()), "pre")
+
+    def _noscript(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
+        # Parsed with scripting off, <noscript> holds the plain <img> of a lazy-loaded picture
+        # (kept: it may be the only real URL) and notices about JavaScript (not content);
+        # on pages that script their content in, it holds the page itself, for readers without it.
+        if len(node.text(strip=True)) >= _NOSCRIPT_PAGE_CHARS:
+            self._box_walk(node, "div", kind, attrs)
         else:
-            self._figure(node, kind, attrs)
+            for img in node.css("img"):
+                self._img(img, img.attributes)
 
     def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None]) -> Box:
         if self._buffer:
@@ -328,24 +324,24 @@ class Walker:
         self._walk(node)
         self._close(box)
         self._block_tag, self._in_article = outer_tag, outer_article
-
-    def _figure(self, node: LexborNode, kind: str | None, attrs: dict[str, str | None]) -> None:
-        first = len(self._blocks.items)
-        self._box_walk(node, "figure", kind, attrs)
-        # The figure's caption (its figcaption, or a block named as a caption) captions its
-        # pictures that no inner figure captioned.
-        inside = self._blocks.items[first:]
-        caption = next((item.text for item in inside if item.text and item.tag == "figcaption"), None)
-        if caption:
-            for item in inside:
-                if item.image is not None and item.image.caption is None:
-                    item.image.caption = caption
+        if tag == "figure":
+            # The figure's caption (its figcaption, or a block named as a caption) captions its
+            # pictures that no inner figure captioned.
+            inside = self._blocks.items[box.first:box.end]
+            caption = next((item.text for item in inside if item.text and item.tag == "figcaption"), None)
+            if caption:
+                for item in inside:
+                    if item.image is not None and item.image.caption is None:
+                        item.image.caption = caption
 
     # -- lists and tables ------------------------------------------------------------------
 
     def _list(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
         if not self.keep_lists:
             self._flush()
+            return
+        if self._depth >= _MAX_DEPTH:  # lists nested in lists recurse here, not through ``_walk``
+            self._add_text(node.text())
             return
         if self._group is None:
             chars, link_chars = _link_text(node)
@@ -360,6 +356,7 @@ class Walker:
         self._list_depth = self._list_depth + 1 if nested else 0
         self._block_tag = self._group.tag
         number = 0
+        self._depth += 1
         for child in node.iter(include_text=True):
             ctag = child.tag
             if ctag == "li":
@@ -379,16 +376,11 @@ class Walker:
             elif ctag not in NON_CONTENT_TAGS and ctag is not None:
                 self._line = self._line or f"{'  ' * self._list_depth}- "
                 self._child(child, ctag, child.attributes)
+        self._depth -= 1
         self._group, self._line, self._list_depth, self._block_tag = outer
         self._close(box)
 
-    def _list_item(self, node: LexborNode) -> None:
-        self._flush()
-        self._line = f"{'  ' * self._list_depth}- "
-        self._walk(node)
-        self._flush()
-
-    def _table(self, node: LexborNode, kind: str | None, attrs: dict[str, str | None]) -> None:
+    def _table(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
         if node.css_first(_MEDIA_SELECTOR) is not None or len(node.css("table")) > 1 or self._group is not None:
             self._box_walk(node, "table", kind, attrs)  # a layout table: its cells are blocks of the page
             return
@@ -463,3 +455,8 @@ def _inline_text(node: LexborNode) -> str:
     out: list[str] = []
     _collect(node, out)
     return normalize_text("".join(out))
+
+
+# Blocks with a walk of their own; other blocks are boxes walked alike (``Walker._element``).
+_BLOCK_WALKS = {"ul": Walker._list, "ol": Walker._list, "li": Walker._list_item, "table": Walker._table,
+                "pre": Walker._pre, "noscript": Walker._noscript, "figure": Walker._box_walk}

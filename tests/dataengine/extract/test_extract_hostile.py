@@ -186,3 +186,13 @@ def test_junk_image_sizes_are_no_sizes(width):
     body = (f'<html><body><article><p>{prose}</p><img src="/pictures/harbour.jpg" width="{width}">'
             '</article></body></html>').encode()
     assert [image.url for image in extract_page(body, PAGE_URL).images] == ["https://example.com/pictures/harbour.jpg"]
+
+
+@pytest.mark.parametrize("nesting", ["<ul>", "<ol><li><ol>", "<figure>", "<ul><li><p><ul>"],
+                         ids=["lists-in-lists", "numbered-items", "figures", "lists-in-paragraphs"])
+def test_nesting_under_the_depth_budget_keeps_the_walk_inside_the_recursion_limit(nesting):
+    # 4,000 levels pass the default budget (max_depth 5000); the walk keeps deeper levels flat.
+    prose = "A paragraph of the article, long enough to be the main content of the page. " * 5
+    body = f"<html><body><article><p>{prose}</p>{nesting * (4000 // nesting.count('<'))}end</article></body></html>"
+    page = extract_page(body.encode(), PAGE_URL)
+    assert page.segments[0].text == prose.strip()
