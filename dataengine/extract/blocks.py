@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from .images import chosen_source
 
+# Elements that end the current text block; everything else is inline and flows through.
+BLOCK_TAGS = frozenset({
+    "p", "div", "section", "article", "main", "header", "footer", "address", "center", "details", "summary",
+    "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dl", "dt", "dd", "tr", "td", "th", "tbody", "thead",
+    "tfoot", "caption", "figcaption", "hr", "hgroup", "fieldset", "legend", "form", "figure", "ul", "ol", "table",
+    "pre", "nav", "aside", "body", "html", "noscript",
+})
 HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Deeper nesting is broken markup (thousands of unclosed <font>): the walk keeps its text flat. Real
+# pages nest a few dozen elements deep; each level costs the walk up to five Python frames,
+# and this keeps it well inside Python's recursion limit.
+MAX_DEPTH = 150
 UNRESOLVED = object()  # an image source not worked out yet
 
 

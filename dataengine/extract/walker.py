@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .blocks import UNRESOLVED, Box, ImageRef, Item, PageBlocks
+from .blocks import BLOCK_TAGS, MAX_DEPTH, UNRESOLVED, Box, ImageRef, Item, PageBlocks
 from .boilerplate import (
     ARTICLE_TAGS,
     CAPTION,
@@ -26,16 +26,10 @@ from .boilerplate import (
     is_hidden,
 )
 from .images import chosen_source, largest_candidate, srcset_candidates
+from .tables import data_rows, is_layout_table
 from .text import LINE_BREAK, normalize_preformatted, normalize_text
 
-# Elements that end the current text block; everything else is inline and flows through.
-BLOCK_TAGS = frozenset({
-    "p", "div", "section", "article", "main", "header", "footer", "address", "center", "details", "summary",
-    "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dl", "dt", "dd", "tr", "td", "th", "tbody", "thead",
-    "tfoot", "caption", "figcaption", "hr", "hgroup", "fieldset", "legend", "form", "figure", "ul", "ol", "table",
-    "pre", "nav", "aside", "body", "html", "noscript",
-})
-LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
+_LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
 # Images that stand for characters inside a sentence (emoji, rendered formulas): their alt text
 # is the character or the TeX source, and it stays in the sentence instead of splitting it.
 _GLYPH_CLASSES = frozenset({"emoji", "wp-smiley", "mwe-math-fallback-image-inline",
@@ -55,13 +49,7 @@ _NOSCRIPT_PAGE_CHARS = 200
 # Attributes that cannot hide an element or make it chrome: most elements carry only these.
 _PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
                           "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
-_MEDIA_SELECTOR = "img, picture, figure"
 _INTERACTIVE_FORM_SELECTOR = "textarea, input[type=email], input[type=password], input[type=search]"
-_MAX_DATA_TABLE_CELL = 500
-# Deeper nesting is broken markup (thousands of unclosed <font>): its text is kept flat. Real
-# pages nest a few dozen elements deep; each level costs the walk up to five Python frames,
-# and this keeps it well inside Python's recursion limit.
-_MAX_DEPTH = 150
 
 
 def _hidden_or_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
@@ -79,7 +67,7 @@ def _landmark_holders(body: LexborNode) -> set[LexborNode]:
     """The page's main landmarks and every element that holds one: found with one query for
     the page, since the walk asks about an element each time it would skip one."""
     holders: set[LexborNode] = set()
-    for node in body.css(LANDMARK_SELECTOR):
+    for node in body.css(_LANDMARK_SELECTOR):
         while node is not None and node not in holders:
             holders.add(node)
             node = node.parent
@@ -155,7 +143,7 @@ class Walker:
     # -- the walk --------------------------------------------------------------------------
 
     def _walk(self, node: LexborNode) -> None:
-        if self._depth >= _MAX_DEPTH:
+        if self._depth >= MAX_DEPTH:
             self._add_text(node.text())
             return
         self._depth += 1
@@ -340,7 +328,7 @@ class Walker:
         if not self.keep_lists:
             self._flush()
             return
-        if self._depth >= _MAX_DEPTH:  # lists nested in lists recurse here, not through ``_walk``
+        if self._depth >= MAX_DEPTH:  # lists nested in lists recurse here, not through ``_walk``
             self._add_text(node.text())
             return
         if self._group is None:
@@ -381,29 +369,23 @@ class Walker:
         self._close(box)
 
     def _table(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        if node.css_first(_MEDIA_SELECTOR) is not None or len(node.css("table")) > 1 or self._group is not None:
-            self._box_walk(node, "table", kind, attrs)  # a layout table: its cells are blocks of the page
+        if self._group is not None or is_layout_table(node):
+            self._box_walk(node, "table", kind, attrs)  # its cells are blocks of the page
             return
         if not self.keep_tables:
             self._flush()
             return
-        rows = []
-        for row in node.css("caption, tr"):
-            cells = [_inline_text(cell) for cell in row.iter() if cell.tag in ("td", "th")] \
-                if row.tag == "tr" else [_inline_text(row)]
-            if any(len(cell) > _MAX_DATA_TABLE_CELL for cell in cells):
-                self._box_walk(node, "table", kind, attrs)  # prose laid out in a table, not data
-                return
-            cells = [cell for cell in cells if cell]
-            if cells:
-                rows.append(" | ".join(cells))
+        rows = data_rows(node)
+        if rows is None:
+            self._box_walk(node, "table", kind, attrs)  # prose laid out in a table, not data
+            return
         if not rows:
             return
         box = self._open("table", kind, attrs)
         text_chars = sum(len(r) for r in rows)
         link_chars = sum(len(a.text(strip=True)) for a in node.css("a"))
+        share = min(1.0, link_chars / text_chars) if text_chars else 0.0
         for row in rows:
-            share = min(1.0, link_chars / text_chars) if text_chars else 0.0
             self._blocks.items.append(Item(row, "table", box, len(row), int(len(row) * share), group=box, line=""))
         self._close(box)
 
@@ -430,31 +412,6 @@ class Walker:
         self._flush()
         ref = ImageRef(attrs, raw, None, self._href)
         self._blocks.items.append(Item(None, "img", self._box, group=self._group, image=ref))
-
-
-def _collect(node: LexborNode, out: list[str], depth: int = 0) -> None:
-    if depth >= _MAX_DEPTH:
-        out.append(node.text())
-        return
-    for child in node.iter(include_text=True):
-        tag = child.tag
-        if tag == "-text":
-            out.append(child.text_content or "")
-        elif tag in NON_CONTENT_TAGS or tag is None:
-            continue
-        elif tag == "br" or tag in BLOCK_TAGS:
-            out.append(" ")
-            _collect(child, out, depth + 1)
-            out.append(" ")
-        else:
-            _collect(child, out, depth + 1)
-
-
-def _inline_text(node: LexborNode) -> str:
-    """The text of a table cell on one line."""
-    out: list[str] = []
-    _collect(node, out)
-    return normalize_text("".join(out))
 
 
 # Blocks with a walk of their own; other blocks are boxes walked alike (``Walker._element``).
