@@ -103,9 +103,10 @@ def is_furniture(ref: ImageRef, url: str | None) -> bool:
         return True
     if url is None:
         return False
-    *directories, name = url_path(url).lower().split("/")
-    if any(not _THEME_DIRS.isdisjoint(_FILE_WORDS.findall(directory)) or "template" in directory or "theme" in directory
-           for directory in directories):
+    directories, _, name = url_path(url).lower().rpartition("/")
+    # Words never cross a "/": the words of all directories are found in one pass.
+    if not _THEME_DIRS.isdisjoint(_FILE_WORDS.findall(directories)) or "template" in directories \
+            or "theme" in directories:
         return True
     stem = name.rsplit(".", 1)[0]
     # "logo" is glued to other words in file names ("printlogo", "logo_white") more than any other

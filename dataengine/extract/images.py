@@ -29,6 +29,7 @@ _PLACEHOLDER_NAME = re.compile(
 _TRACKERS = ("facebook.com/tr", "pixel.wp.com", "stats.wp.com", "google-analytics.com", "doubleclick.net",
              "scorecardresearch.com", "vgwort.de", "ioam.de", "ivwbox.de", "quantserve.com", "bat.bing.com",
              "analytics.twitter.com", "googletagmanager.com")
+_TRACKER_DOMAINS = tuple(tracker.partition("/")[0] for tracker in _TRACKERS)
 _WS = re.compile(r"[\t\n\r\f ]+")
 # What urljoin rewrites or checks in an absolute http(s) URL: no host ("http:///x"), path
 # parameters (";"), an empty query or fragment ("x?#", "x#"), brackets of an IPv6 host.
@@ -171,6 +172,9 @@ def is_placeholder_url(url: str) -> bool:
 
 def is_tracker_url(url: str) -> bool:
     """Whether ``url`` points at a known counting-pixel service."""
+    lowered = url.lower()
+    if not any(domain in lowered for domain in _TRACKER_DOMAINS):  # most URLs: no urlsplit needed
+        return False
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     for tracker in _TRACKERS:
