@@ -47,6 +47,8 @@ _LEAD_IN_CHARS = 60
 _SENTENCE_ENDS = frozenset(".!?\"»“”)")
 # Headings longer than this are pull quotes or leads set in heading type, not section titles.
 _SECTION_TITLE_CHARS = 80
+# Boxes judged by their tag whatever their class (``_is_boilerplate``).
+_JUDGED_TAGS = frozenset({"form", "ul", "ol", "table"})
 
 
 def judge_boxes(blocks: PageBlocks, max_link_density: float) -> None:
@@ -54,7 +56,9 @@ def judge_boxes(blocks: PageBlocks, max_link_density: float) -> None:
     page_chars = blocks.root.chars
     cards: dict[tuple[str, str], list[Box]] = {}
     for box in blocks.boxes:
-        box.dropped = not box.protected and _is_boilerplate(box, page_chars, max_link_density)
+        # Most boxes are plain wrappers, which nothing here drops: they spare the call.
+        box.dropped = (box.kind is not None or box.tag in _JUDGED_TAGS) and not box.protected \
+            and _is_boilerplate(box, page_chars, max_link_density)
         if not box.dropped and box.cls and box.link_blocks and box.chars - box.link_chars < _CARD_TEXT_CHARS:
             cards.setdefault((box.tag, box.cls), []).append(box)
     for group in cards.values():

@@ -57,10 +57,9 @@ def _hidden_or_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
     return is_hidden(tag, attrs) or attrs.get("role") in CHROME_ROLES or attrs.get("itemprop") == "comment"
 
 
-def _link_text(node: LexborNode) -> tuple[int, int]:
-    """Characters of the element's text, and of its link text (text nodes stripped)."""
-    chars = len(node.text(strip=True))
-    return chars, (sum(len(link.text(strip=True)) for link in node.css("a")) if chars else 0)
+def _link_chars(node: LexborNode) -> int:
+    """Characters of the element's link text (text nodes stripped, as ``text(strip=True)`` counts them)."""
+    return sum(len(link.text(strip=True)) for link in node.css("a"))
 
 
 def _landmark_holders(body: LexborNode) -> set[LexborNode]:
@@ -193,10 +192,11 @@ class Walker:
                 return
             # A control or metadata element too short to hold prose goes whatever it holds
             # (``prune`` would drop it): it stands in the flow as an empty box, unwalked.
-            if (kind == CONTROL or kind == META) and tag in BLOCK_TAGS \
-                    and len(child.text(strip=True)) < _PROSE_MIN and child not in self._landmarks:
-                self._skip(tag, kind, attrs, *_link_text(child))
-                return
+            if (kind == CONTROL or kind == META) and tag in BLOCK_TAGS and child not in self._landmarks:
+                chars = len(child.text(strip=True))
+                if chars < _PROSE_MIN:
+                    self._skip(tag, kind, attrs, chars, _link_chars(child) if chars else 0)
+                    return
         if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and child not in self._landmarks:
             return
         if tag in _LEAF_TAGS and kind is None and self._group is None:
@@ -332,7 +332,8 @@ class Walker:
             self._add_text(node.text())
             return
         if self._group is None:
-            chars, link_chars = _link_text(node)
+            chars = len(node.text(strip=True))
+            link_chars = _link_chars(node) if chars else 0
             if chars and link_chars >= self.max_link_density * chars:
                 # A menu: ``prune`` would drop it for its links, so it is measured in C, not walked.
                 self._skip(tag, kind, attrs, chars, link_chars)
