@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from urllib.parse import urlsplit
 
 from .blocks import Box, ImageRef, Item
 from .boilerplate import MEDIA, word_set
@@ -136,7 +135,7 @@ def _links_elsewhere(ref: ImageRef, page_url: str) -> bool:
     target = join_url(page_url, href)
     if target is None:
         return False  # not a URL: a link to nowhere
-    path = urlsplit(target).path.lower()
+    path = url_path(target).lower()
     if _IMAGE_FILE.search(path) or target.split("#", 1)[0] == page_url.split("#", 1)[0]:
         return False
     if "attachment_id=" in target:

@@ -129,9 +129,16 @@ def chosen_source(attrs: dict[str, str | None]) -> str | None:
     return src or None
 
 
+def _plain_absolute(raw: str) -> bool:
+    """Whether ``raw`` is an absolute http(s) URL that urljoin gives back unchanged (most links and image sources)."""
+    return raw.startswith(("https://", "http://")) and raw.isascii() and not _REWRITTEN.search(raw)
+
+
 def join_url(base: str, raw: str) -> str | None:
     """``urljoin(base, raw)``, or ``None`` when either cannot be parsed as a URL (an unclosed
     IPv6 bracket, a host that normalises to a delimiter): pages are free to hold such junk."""
+    if _plain_absolute(raw):
+        return raw
     try:
         url = urljoin(base, raw)
         urlsplit(url)  # urljoin lets some through that urlsplit refuses
@@ -147,8 +154,7 @@ def resolve_url(raw: str, base: str, allowed_schemes: frozenset[str]) -> str | N
     raw = _WS.sub("", raw) if ("\n" in raw or "\t" in raw or "\r" in raw) else raw.strip()
     if not raw or raw.startswith("#"):
         return None
-    if raw.startswith(("https://", "http://")) and raw.isascii() and not _REWRITTEN.search(raw):
-        # An absolute URL that urljoin would give back unchanged (most image sources).
+    if _plain_absolute(raw):
         return raw if raw[:raw.index(":")] in allowed_schemes else None
     url = join_url(base, raw)
     return url if url is not None and urlsplit(url).scheme.lower() in allowed_schemes else None
