@@ -2,11 +2,12 @@
 
 The pipeline stage and the ``dataengine extract`` command both call it. It decodes the
 bytes (``charset``), checks the markup against the complexity budget (``budget``), parses
-it with lexbor and reads the title, ``<html lang>`` and ``<base href>``. One walk turns the
-body into blocks of text, images and the boxes around them (``blocks``); the main box is
-found from their votes (``content``); boxes and blocks that are boilerplate are left out
-(``prune``, with ``phrases``) and so are images that are furniture or teasers (``figures``);
-what is left becomes text segments and image records in reading order (``flow``).
+it with lexbor and reads the title, ``<html lang>`` and ``<base href>``. One walk (``walker``,
+with ``tables``) turns the body into blocks of text, images and the boxes around them
+(``blocks``); the main box is found from their votes (``content``); boxes and blocks that
+are boilerplate are left out (``prune``, with ``phrases``) and so are images that are
+furniture or teasers (``figures``); what is left becomes text segments and image records in
+reading order (``flow``).
 """
 
 from __future__ import annotations
