@@ -159,7 +159,7 @@ def print_image_misses(score: ImageScore, top: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run every extractor on both labelled sets and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2, help="timed passes per extractor (the best one counts)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes per extractor (the best one counts)")
     parser.add_argument("--only", choices=("dataengine", *REFERENCES), action="append",
                         help="run only these extractors (repeatable); default all")
     parser.add_argument("--show-images", type=int, default=0, metavar="N",

@@ -1,38 +1,17 @@
-"""One walk over a parsed page: its blocks of text and its images in reading order, and the boxes around them.
+"""What the walk over a parsed page yields: its blocks of text and images in reading order, and the boxes around them.
 
 An *item* is one block of text (a paragraph, a heading, a list item, a table row, a
 caption) or one image. A *box* is a block-level element that holds items (a ``div``, a
 list, a table, a ``figure``); every item knows its innermost box and every box its parent,
 which is all the later passes need: finding the main content (``content``), deciding what
 inside it is boilerplate (``prune``) and writing the segments (``flow``). Walking the tree
-once, in Python, and then working on these small records is several times cheaper than
+once (``walker``) and then working on these small records is several times cheaper than
 querying the parsed tree again for every decision.
-
-The walk skips what is never content (scripts, forms' controls), page chrome (``nav``,
-``aside``, ``footer``, a ``header`` outside the article, chrome roles), hidden elements and
-elements whose class or id names a section that is never the article; an element that
-holds the page's main landmark is never skipped. Elements named as controls or as
-metadata are kept as boxes with their kind, for ``prune`` to judge once their text is known.
 """
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
-
-from .boilerplate import (
-    ARTICLE_TAGS,
-    CAPTION,
-    CHROME_ROLES,
-    CHROME_TAGS,
-    CONTROL,
-    META,
-    NON_CONTENT_TAGS,
-    SECTION,
-    class_kind,
-    is_hidden,
-)
-from .images import chosen_source, largest_candidate, srcset_candidates
-from .text import LINE_BREAK, normalize_preformatted, normalize_text
+from .images import chosen_source
 
 # Elements that end the current text block; everything else is inline and flows through.
 BLOCK_TAGS = frozenset({
@@ -42,24 +21,11 @@ BLOCK_TAGS = frozenset({
     "pre", "nav", "aside", "body", "html", "noscript",
 })
 HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-LANDMARK_SELECTOR = "main, [role=main], [itemprop=articleBody], h1"
-# Images that stand for characters inside a sentence (emoji, rendered formulas): their alt text
-# is the character or the TeX source, and it stays in the sentence instead of splitting it.
-_GLYPH_CLASSES = frozenset({"emoji", "wp-smiley", "mwe-math-fallback-image-inline",
-                            "mwe-math-fallback-image-display", "latex", "tex", "katex-img"})
-# Blocks that end a text block but need no box of their own unless their class names something.
-_LEAF_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "tr", "tbody", "thead", "tfoot",
-                        "caption", "figcaption", "hr", "summary", "legend", "address", "hgroup"})
-# Attributes that cannot hide an element or make it chrome: most elements carry only these.
-_PLAIN_ATTRS = frozenset({"class", "id", "href", "src", "title", "alt", "width", "height", "lang", "dir", "name",
-                          "target", "rel", "srcset", "sizes", "loading", "datetime", "colspan", "rowspan"})
-_MEDIA_SELECTOR = "img, picture, figure"
-_INTERACTIVE_FORM_SELECTOR = "textarea, input[type=email], input[type=password], input[type=search]"
-_MAX_DATA_TABLE_CELL = 500
-# Deeper nesting is broken markup (thousands of unclosed <font>): its text is kept flat. Real
-# pages nest a few dozen elements deep; each level costs the walk up to four Python frames,
+# Deeper nesting is broken markup (thousands of unclosed <font>): the walk keeps its text flat. Real
+# pages nest a few dozen elements deep; each level costs the walk up to five Python frames,
 # and this keeps it well inside Python's recursion limit.
-_MAX_DEPTH = 180
+MAX_DEPTH = 150
+UNRESOLVED = object()  # an image source not worked out yet
 
 
 class Box:
@@ -88,14 +54,22 @@ class Box:
 
 class ImageRef:
     """An image as written in the page: its attributes, the raw source chosen among
-    ``src``/``srcset``/lazy-load attributes, the caption of its figure, and the target of the
-    link around it (``href``, ``None`` outside links)."""
+    ``src``/``srcset``/lazy-load attributes (worked out on first use: most images of a page
+    are never looked at), the caption of its figure, and the target of the link around it
+    (``href``, ``None`` outside links)."""
 
-    __slots__ = ("attrs", "raw", "caption", "href", "in_figure")
+    __slots__ = ("attrs", "_raw", "caption", "href")
 
-    def __init__(self, attrs: dict[str, str | None], raw: str | None, caption: str | None, href: str | None,
-                 in_figure: bool) -> None:
-        self.attrs, self.raw, self.caption, self.href, self.in_figure = attrs, raw, caption, href, in_figure
+    def __init__(self, attrs: dict[str, str | None], raw: str | None | object, caption: str | None,
+                 href: str | None) -> None:
+        self.attrs, self._raw, self.caption, self.href = attrs, raw, caption, href
+
+    @property
+    def raw(self) -> str | None:
+        """The raw (unresolved) source of the picture, or ``None``."""
+        if self._raw is UNRESOLVED:
+            self._raw = chosen_source(self.attrs)
+        return self._raw
 
 
 class Item:
@@ -123,337 +97,3 @@ class PageBlocks:
         self.root = root
         self.items: list[Item] = []
         self.boxes: list[Box] = [root]
-
-
-def _hidden_or_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
-    """Whether attributes hide the element or give it a chrome role (navigation, banner, comment)."""
-    return is_hidden(tag, attrs) or attrs.get("role") in CHROME_ROLES or attrs.get("itemprop") == "comment"
-
-
-def _holds_landmark(node: LexborNode) -> bool:
-    """Whether ``node`` is or holds the page's main landmark (lexbor's ``css_first`` matches the node itself too)."""
-    return node.css_first(LANDMARK_SELECTOR) is not None
-
-
-class Walker:
-    """Builds ``PageBlocks`` from a parsed page; ``walk`` is the entry point."""
-
-    def __init__(self, *, keep_tables: bool = True, keep_lists: bool = True) -> None:
-        self.keep_tables = keep_tables
-        self.keep_lists = keep_lists
-        self._buffer: list[str] = []
-        self._chars = self._link_chars = self._meta_chars = 0
-        self._link_depth = self._meta_depth = 0
-        self._href: str | None = None  # the target of the innermost link being walked
-        self._block_tag = "p"
-        self._box: Box | None = None
-        self._caption: str | None = None
-        self._in_figure = False
-        self._in_article = False
-        self._depth = 0
-        # Inside a list item: nested blocks are words of one line, lines go to the list's group.
-        self._group: Box | None = None
-        self._line: str | None = None
-        self._list_depth = 0
-        self._blocks: PageBlocks | None = None
-
-    def walk(self, tree: LexborHTMLParser) -> PageBlocks | None:
-        """Walk the page's ``<body>``; ``None`` when it has none."""
-        body = tree.body
-        if body is None:
-            return None
-        root = Box("body", None, None, 0, "")
-        self._box = root
-        self._blocks = PageBlocks(root)
-        self._walk(body)
-        self._flush()
-        root.end = len(self._blocks.items)
-        return self._blocks
-
-    # -- text ------------------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        raw = "".join(self._buffer)
-        self._buffer = []
-        text = normalize_text(raw) if not raw.isspace() else ""
-        if text:
-            chars = len(text)
-            self._blocks.items.append(Item(text, self._block_tag, self._box, chars, min(self._link_chars, chars),
-                                           min(self._meta_chars, chars), self._group, self._line))
-            if self._line is not None:  # what follows in the same list item is a continuation line
-                self._line = "  " * self._list_depth
-        self._chars = self._link_chars = self._meta_chars = 0
-
-    def _add_text(self, text: str) -> None:
-        self._buffer.append(text)
-        if self._link_depth or self._meta_depth:
-            n = len(text.strip())
-            if self._link_depth:
-                self._link_chars += n
-            if self._meta_depth:
-                self._meta_chars += n
-
-    def _emit(self, text: str, tag: str) -> None:
-        self._flush()
-        if text:
-            self._blocks.items.append(Item(text, tag, self._box, len(text)))
-
-    # -- the walk --------------------------------------------------------------------------
-
-    def _walk(self, node: LexborNode) -> None:
-        if self._depth >= _MAX_DEPTH:
-            self._add_text(node.text())
-            return
-        self._depth += 1
-        buffer = self._buffer
-        counting = self._link_depth or self._meta_depth
-        child = node.first_child  # first_child/next: cheaper than iter() on the hottest loop
-        while child is not None:
-            tag = child.tag
-            if tag == "-text":
-                text = child.text_content
-                if text:
-                    if counting:
-                        self._add_text(text)
-                    else:
-                        buffer.append(text)
-            elif tag not in NON_CONTENT_TAGS and tag is not None:
-                self._child(child, tag)
-                buffer = self._buffer  # a flush below replaced it
-            child = child.next
-        self._depth -= 1
-
-    def _child(self, child: LexborNode, tag: str) -> None:
-        """Dispatch one element: skip it, or walk it as a block, a list, a table, an image or inline."""
-        if tag == "br":
-            self._buffer.append(" " if self._group is not None else LINE_BREAK)
-            return
-        attrs = child.attributes
-        kind = None
-        if attrs:
-            if tag == "img":
-                self._img(child, attrs)
-                return
-            if not _PLAIN_ATTRS.issuperset(attrs) and _hidden_or_chrome(tag, attrs) and not _holds_landmark(child):
-                return
-            kind = class_kind(attrs.get("class"))
-            if kind is None and tag in BLOCK_TAGS:  # ids of inline elements are anchors, not names
-                kind = class_kind(attrs.get("id"))
-            if kind == SECTION and not _holds_landmark(child):
-                return
-        if (tag in CHROME_TAGS or (tag == "header" and not self._in_article)) and not _holds_landmark(child):
-            return
-        if tag in _LEAF_TAGS and kind is None and self._group is None:
-            self._leaf(child, tag)
-        elif tag in BLOCK_TAGS:
-            self._element(child, tag, kind, attrs)
-        elif tag == "img":
-            self._img(child, attrs)
-        elif tag == "picture":
-            self._picture(child)
-        elif tag == "a":
-            self._link_depth += 1
-            outer_href = self._href
-            self._href = (attrs.get("href") or "") if attrs else ""
-            self._inline(child, kind)
-            self._href = outer_href
-            self._link_depth -= 1
-        else:
-            self._inline(child, kind)
-
-    def _leaf(self, node: LexborNode, tag: str) -> None:
-        """A paragraph, heading or cell-like block: a text boundary of its own, without a box."""
-        self._flush()
-        outer = self._block_tag
-        self._block_tag = tag
-        self._walk(node)
-        self._flush()
-        self._block_tag = outer
-
-    def _inline(self, node: LexborNode, kind: str | None) -> None:
-        # Text of inline elements named as metadata or controls (a byline, a "share" link)
-        # counts against its block; pictures inside them (a linked photo) are still pictures.
-        if kind == META or kind == CONTROL or node.tag == "time":
-            self._meta_depth += 1
-            self._walk(node)
-            self._meta_depth -= 1
-        else:
-            self._walk(node)
-
-    def _element(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        if tag in ("ul", "ol"):
-            self._list(node, tag, kind, attrs)
-        elif tag == "li" and self._group is not None:
-            self._list_item(node)
-        elif tag == "table":
-            self._table(node, kind, attrs)
-        elif tag == "pre":
-            self._flush()
-            self._emit(normalize_preformatted(node.text()), "pre")
-        elif tag == "noscript":
-            # Parsed with scripting off, <noscript> holds the plain <img> of a lazy-loaded picture
-            # (kept: it may be the only real URL) and notices about JavaScript (not content).
-            for img in node.css("img"):
-                self._img(img, img.attributes)
-        elif tag == "figure" or (tag == "div" and "wp-caption" in (attrs.get("class") or "").split()):
-            self._figure(node, tag, kind, attrs)
-        elif self._group is not None and tag not in ("table", "figure"):
-            self._buffer.append(" ")  # a block inside a list item: words of the same line
-            self._walk(node)
-            self._buffer.append(" ")
-        else:
-            self._box_walk(node, tag, kind, attrs)
-
-    def _open(self, tag: str, kind: str | None, attrs: dict[str, str | None]) -> Box:
-        self._flush()
-        box = Box(tag, kind, self._box, len(self._blocks.items), (attrs.get("class") or "") if attrs else "")
-        self._blocks.boxes.append(box)
-        self._box = box
-        return box
-
-    def _close(self, box: Box) -> None:
-        self._flush()
-        box.end = len(self._blocks.items)
-        self._box = box.parent
-
-    def _box_walk(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        box = self._open(tag, kind, attrs)
-        landmark = tag == "main" or (bool(attrs) and (attrs.get("role") == "main"
-                                                      or attrs.get("itemprop") == "articleBody"))
-        box.protected = landmark  # ``content.tally`` adds the boxes holding a landmark or an h1
-        box.semantic = landmark or tag == "article"
-        if tag == "form":
-            box.interactive = node.css_first(_INTERACTIVE_FORM_SELECTOR) is not None
-        outer_tag, outer_article = self._block_tag, self._in_article
-        self._block_tag = "figcaption" if kind == CAPTION and tag != "figure" else tag
-        self._in_article = outer_article or tag in ARTICLE_TAGS or (bool(attrs) and attrs.get("role") == "main")
-        self._walk(node)
-        self._close(box)
-        self._block_tag, self._in_article = outer_tag, outer_article
-
-    def _figure(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        caption_node = node.css_first("figcaption, .wp-caption-text")
-        caption = normalize_text(caption_node.text()) if caption_node is not None else ""
-        outer, outer_in = self._caption, self._in_figure
-        self._caption, self._in_figure = caption or outer, True
-        self._box_walk(node, "figure", kind, attrs)
-        self._caption, self._in_figure = outer, outer_in
-
-    # -- lists and tables ------------------------------------------------------------------
-
-    def _list(self, node: LexborNode, tag: str, kind: str | None, attrs: dict[str, str | None]) -> None:
-        if not self.keep_lists:
-            self._flush()
-            return
-        box = self._open(tag, kind, attrs)
-        outer = (self._group, self._line, self._list_depth, self._block_tag)
-        nested = self._group is not None
-        self._group = self._group if nested else box
-        self._list_depth = self._list_depth + 1 if nested else 0
-        self._block_tag = self._group.tag
-        number = 0
-        for child in node.iter(include_text=True):
-            ctag = child.tag
-            if ctag == "li":
-                cattrs = child.attributes
-                if cattrs and (is_hidden("li", cattrs) or class_kind(cattrs.get("class")) == SECTION):
-                    continue
-                self._flush()
-                number += 1
-                marker = f"{number}." if tag == "ol" else "-"
-                self._line = f"{'  ' * self._list_depth}{marker} "
-                self._walk(child)
-                self._flush()
-            elif ctag in ("ul", "ol"):
-                self._list(child, ctag, None, child.attributes)
-            elif ctag == "-text":
-                self._add_text(child.text_content or "")
-            elif ctag not in NON_CONTENT_TAGS and ctag is not None:
-                self._line = self._line or f"{'  ' * self._list_depth}- "
-                self._child(child, ctag)
-        self._group, self._line, self._list_depth, self._block_tag = outer
-        self._close(box)
-
-    def _list_item(self, node: LexborNode) -> None:
-        self._flush()
-        self._line = f"{'  ' * self._list_depth}- "
-        self._walk(node)
-        self._flush()
-
-    def _table(self, node: LexborNode, kind: str | None, attrs: dict[str, str | None]) -> None:
-        if node.css_first(_MEDIA_SELECTOR) is not None or len(node.css("table")) > 1 or self._group is not None:
-            self._box_walk(node, "table", kind, attrs)  # a layout table: its cells are blocks of the page
-            return
-        if not self.keep_tables:
-            self._flush()
-            return
-        rows = []
-        for row in node.css("caption, tr"):
-            cells = [_inline_text(cell) for cell in row.iter() if cell.tag in ("td", "th")] \
-                if row.tag == "tr" else [_inline_text(row)]
-            if any(len(cell) > _MAX_DATA_TABLE_CELL for cell in cells):
-                self._box_walk(node, "table", kind, attrs)  # prose laid out in a table, not data
-                return
-            cells = [cell for cell in cells if cell]
-            if cells:
-                rows.append(" | ".join(cells))
-        if not rows:
-            return
-        box = self._open("table", kind, attrs)
-        text_chars = sum(len(r) for r in rows)
-        link_chars = sum(len(a.text(strip=True)) for a in node.css("a"))
-        for row in rows:
-            share = min(1.0, link_chars / text_chars) if text_chars else 0.0
-            self._blocks.items.append(Item(row, "table", box, len(row), int(len(row) * share), group=box, line=""))
-        self._close(box)
-
-    # -- images ----------------------------------------------------------------------------
-
-    def _img(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
-        if _GLYPH_CLASSES.intersection((attrs.get("class") or "").split()):
-            self._buffer.append(f" {attrs.get('alt') or ''} ")
-            return
-        self._image(attrs, chosen_source(attrs))
-
-    def _picture(self, node: LexborNode) -> None:
-        img = node.css_first("img")
-        attrs = img.attributes if img is not None else {}
-        candidates = [c for source in node.css("source") for c in srcset_candidates(source.attributes)]
-        candidates += srcset_candidates(attrs)
-        widest = largest_candidate([c for c in candidates if c[1] > 0])
-        own = chosen_source(attrs)
-        if widest is None and (own is None or own.lower().startswith("data:")):
-            widest = largest_candidate(candidates)
-        self._image(attrs, widest or own)
-
-    def _image(self, attrs: dict[str, str | None], raw: str | None) -> None:
-        self._flush()
-        ref = ImageRef(attrs, raw, self._caption or None, self._href, self._in_figure)
-        self._blocks.items.append(Item(None, "img", self._box, group=self._group, image=ref))
-
-
-def _collect(node: LexborNode, out: list[str], depth: int = 0) -> None:
-    if depth >= _MAX_DEPTH:
-        out.append(node.text())
-        return
-    for child in node.iter(include_text=True):
-        tag = child.tag
-        if tag == "-text":
-            out.append(child.text_content or "")
-        elif tag in NON_CONTENT_TAGS or tag is None:
-            continue
-        elif tag == "br" or tag in BLOCK_TAGS:
-            out.append(" ")
-            _collect(child, out, depth + 1)
-            out.append(" ")
-        else:
-            _collect(child, out, depth + 1)
-
-
-def _inline_text(node: LexborNode) -> str:
-    """The text of a table cell on one line."""
-    out: list[str] = []
-    _collect(node, out)
-    return normalize_text("".join(out))

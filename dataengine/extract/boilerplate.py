@@ -30,7 +30,7 @@ import re
 NON_CONTENT_TAGS = frozenset({
     "script", "style", "template", "svg", "math", "canvas", "iframe", "object", "embed", "video", "audio",
     "map", "button", "input", "select", "textarea", "option", "dialog", "link", "meta", "head", "title",
-    "_comment", "area", "track", "source", "wbr", "param", "label",
+    "-comment", "area", "track", "source", "wbr", "param", "label",
 })
 CHROME_TAGS = frozenset({"nav", "aside", "footer", "menu"})
 CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",

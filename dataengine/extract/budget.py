@@ -22,19 +22,25 @@ from __future__ import annotations
 
 import re
 
-_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)|<!--")
-_COMMENT_END = "-->"
+_TAG = re.compile(r"<(/?[a-zA-Z][^\s/>]*)")
 _VOID = frozenset({"area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img",
                    "input", "keygen", "link", "menuitem", "meta", "param", "source", "track", "wbr",
                    # the document's own wrappers: a parser merges repeats of them into one
                    "html", "head", "body"})
 # Elements whose content is not markup (raw text, or foreign content the extractor drops).
 _OPAQUE = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "svg", "math"})
+_NOT_OPENED = _VOID | _OPAQUE
+# Where a comment or an opaque element starts; the names are matched in ASCII case only, as
+# ``_TAG`` reads them (re.I would also match "ſcript"), and other "<" fail at the lookahead.
+_SPECIAL = re.compile(r"<(?=[!a-zA-Z])(?:!--|(" + "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in name) for name in sorted(_OPAQUE)) + r")(?=[\s/>]|\Z))")
+_COMMENT_END = "-->"
 # Where the raw text of an opaque element ends.
 _OPAQUE_END = {name: re.compile(f"</{name}", re.I) for name in _OPAQUE}
+_NONE = [-1]  # the position of a name not open
 # A start tag of the key closes the last open element named in the first set, unless an
 # element of the second set (its container) was opened after it.
-_IMPLIED_END = {name: (frozenset(closes), frozenset(containers)) for names, closes, containers in (
+_IMPLIED_END = {name: (tuple(closes), tuple(containers)) for names, closes, containers in (
     (("p",), {"p"}, {"button", "table", "td", "th", "caption"}),
     (("li",), {"li"}, {"ul", "ol", "menu"}),
     (("dt", "dd"), {"dt", "dd"}, {"dl"}),
@@ -59,60 +65,65 @@ class TooComplexError(ValueError):
         self.measure, self.value, self.threshold = measure, value, threshold
 
 
-class _OpenElements:
-    """The stack of open element names, with where each name was last opened, for O(1) lookups."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self.positions: dict[str, list[int]] = {}
-
-    def push(self, name: str) -> None:
-        self.positions.setdefault(name, []).append(len(self.names))
-        self.names.append(name)
-
-    def last(self, names: frozenset[str]) -> int:
-        """Stack index of the innermost open element named in ``names``; -1 if none."""
-        return max((self.positions[n][-1] for n in names if self.positions.get(n)), default=-1)
-
-    def close_from(self, index: int) -> None:
-        """Pop the element at ``index`` and everything opened after it (each element is popped once)."""
-        while len(self.names) > index:
-            self.positions[self.names.pop()].pop()
+def _tags(text: str) -> list[str]:
+    """The names of the tags of ``text`` in order, end tags with their ``/``, leaving out
+    comments and the contents of opaque elements (an opaque element is a ``script`` tag)."""
+    # The tags between two comments or opaque elements are listed by one call in C, so what
+    # is left for Python is a step per comment or opaque element and a small one per tag.
+    tags: list[str] = []
+    pos, end = 0, len(text)
+    while (special := _SPECIAL.search(text, pos)) is not None:
+        tags += _TAG.findall(text, pos, special.start())
+        opaque = special.group(1)
+        if opaque is None:  # a comment
+            close = text.find(_COMMENT_END, special.end())
+            pos = end if close < 0 else close + len(_COMMENT_END)
+        else:
+            tags.append("script")
+            close_match = _OPAQUE_END[opaque.lower()].search(text, special.end())
+            pos = end if close_match is None else close_match.end()
+    tags += _TAG.findall(text, pos)
+    return tags
 
 
 def markup_complexity(text: str) -> tuple[int, int]:
     """``(depth, elements)``: the estimated deepest nesting of open elements and the number of start tags."""
-    stack = _OpenElements()
+    names: list[str] = []  # the open elements, outermost first
+    positions: dict[str, list[int]] = {}  # where each name is open in ``names``, innermost last
+    get = positions.get
     depth = elements = 0
-    pos, end = 0, len(text)
-    while pos < end and (match := _TAG.search(text, pos)) is not None:
-        pos = match.end()
-        name = match.group(2)
-        if name is None:  # a comment: nothing in it is markup
-            close = text.find(_COMMENT_END, pos)
-            pos = end if close < 0 else close + len(_COMMENT_END)
-            continue
-        name = name.lower()
-        if match.group(1):  # an end tag closes its element and whatever is still open inside it
-            if stack.positions.get(name):
-                stack.close_from(stack.positions[name][-1])
+    for name in _tags(text):
+        if not name.islower():
+            name = name.lower()
+        if name[0] == "/":  # an end tag closes its element and whatever is still open inside it
+            opened = get(name[1:])
+            if opened:
+                _close_from(names, positions, opened[-1])
             continue
         elements += 1
-        if name in _OPAQUE:
-            close = _OPAQUE_END[name].search(text, pos)
-            pos = end if close is None else close.end()
-            continue
-        if name in _VOID:
+        if name in _NOT_OPENED:
             continue
         implied = _IMPLIED_END.get(name)
         if implied is not None:
             closes, containers = implied
-            at = stack.last(closes)
-            if at >= 0 and at > stack.last(containers):
-                stack.close_from(at)
-        stack.push(name)
-        depth = max(depth, len(stack.names))
+            at = max((get(n) or _NONE)[-1] for n in closes)
+            if at >= 0 and all((get(n) or _NONE)[-1] < at for n in containers):
+                _close_from(names, positions, at)
+        opened = get(name)
+        if opened is None:
+            positions[name] = [len(names)]
+        else:
+            opened.append(len(names))
+        names.append(name)
+        if len(names) > depth:
+            depth = len(names)
     return depth, elements
+
+
+def _close_from(names: list[str], positions: dict[str, list[int]], index: int) -> None:
+    """Pop the element at ``index`` and everything opened after it (each element is popped once)."""
+    while len(names) > index:
+        positions[names.pop()].pop()
 
 
 def check_budget(text: str, max_depth: int, max_elements: int) -> None:

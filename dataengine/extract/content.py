@@ -41,7 +41,7 @@ def tally(blocks: PageBlocks) -> None:
             box.protected = True
         box.chars += item.chars
         box.link_chars += item.link_chars
-        if item.link_chars >= LINK_BLOCK_SHARE * item.chars:
+        if item.chars and item.link_chars >= LINK_BLOCK_SHARE * item.chars:
             box.link_blocks += 1
         if item.chars >= _PROSE_CHARS and item.link_chars <= _PROSE_LINK_SHARE * item.chars \
                 and item.group is None and item.tag in ("p", "div", "blockquote", "article", "section", "dd", "td"):
@@ -91,7 +91,6 @@ def main_box(blocks: PageBlocks) -> Box:
             best = ancestor
         ancestor = ancestor.parent
     return best
-
 
 
 def lead_start(blocks: PageBlocks, container: Box) -> int:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from urllib.parse import urljoin, urlsplit
 
 from .blocks import Box, ImageRef, Item
 from .boilerplate import MEDIA, word_set
 from .content import LINK_BLOCK_SHARE
-from .images import declared_size
+from .images import declared_size, join_url, url_path
 
 # A file shown this many times on one page is a background or a placeholder.
 _REPEATS = 3
@@ -58,10 +57,10 @@ _MIN_STEM = 6
 
 def judge_images(items: list[Item], page_items: list[Item], page_url: str) -> None:
     """Clear ``keep`` on the images of ``items`` (the main content) that are not its pictures:
-    furniture, teasers, a file the page shows three times or more (a background, a
+    furniture, teasers, a file the main content shows three times or more (a background, a
     placeholder), and a gallery repeating an earlier one picture for picture (the strip of
     thumbnails under a slider: same alt texts in the same order, other files)."""
-    uses = Counter(item.image.raw for item in page_items if item.image is not None)
+    uses = Counter(item.image.raw for item in items if item.image is not None)
     galleries: dict[int, list[Item]] = {}
     for index, item in enumerate(items):
         ref = item.image
@@ -103,9 +102,10 @@ def is_furniture(ref: ImageRef, url: str | None) -> bool:
         return True
     if url is None:
         return False
-    *directories, name = urlsplit(url).path.lower().split("/")
-    if any(not _THEME_DIRS.isdisjoint(_FILE_WORDS.findall(directory)) or "template" in directory or "theme" in directory
-           for directory in directories):
+    directories, _, name = url_path(url).lower().rpartition("/")
+    # Words never cross a "/": the words of all directories are found in one pass.
+    if not _THEME_DIRS.isdisjoint(_FILE_WORDS.findall(directories)) or "template" in directories \
+            or "theme" in directories:
         return True
     stem = name.rsplit(".", 1)[0]
     # "logo" is glued to other words in file names ("printlogo", "logo_white") more than any other
@@ -132,13 +132,15 @@ def _links_elsewhere(ref: ImageRef, page_url: str) -> bool:
     href = (ref.href or "").strip()
     if not href or href.startswith("#"):
         return False
-    target = urljoin(page_url, href)
-    path = urlsplit(target).path.lower()
+    target = join_url(page_url, href)
+    if target is None:
+        return False  # not a URL: a link to nowhere
+    path = url_path(target).lower()
     if _IMAGE_FILE.search(path) or target.split("#", 1)[0] == page_url.split("#", 1)[0]:
         return False
     if "attachment_id=" in target:
         return False
-    stem = _SIZE_MARKER.sub("", urlsplit(ref.raw or "").path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower())
+    stem = _SIZE_MARKER.sub("", url_path(ref.raw or "").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower())
     page = path.rstrip("/").rsplit("/", 1)[-1]
     own = page == stem or (page.startswith(stem) and page[len(stem):].lstrip("-").isdigit())
     return len(stem) < _MIN_STEM or not own
@@ -152,7 +154,7 @@ def _linked_headline_near(page_items: list[Item], box: Box) -> bool:
         if texts:
             if len(texts) > _CARD_TEXTS or sum(item.chars for item in texts) > _CARD_CHARS:
                 return False
-            return any(item.link_chars >= LINK_BLOCK_SHARE * item.chars for item in texts)
+            return any(item.chars and item.link_chars >= LINK_BLOCK_SHARE * item.chars for item in texts)
         if box.parent is None:
             return False
         box = box.parent

@@ -64,8 +64,10 @@ class FlowBuilder:
                 continue
             self._lines(lines, group)
             lines, group = [], None
-            if item.text is not None:
+            if item.text:
                 self.segments.append(Segment.of_text(item.text, tag=item.tag))
+            elif item.text is not None:
+                continue  # where a skipped box stood
             else:
                 self._add_image(item.image)
         self._lines(lines, group)

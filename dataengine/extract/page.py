@@ -2,26 +2,31 @@
 
 The pipeline stage and the ``dataengine extract`` command both call it. It decodes the
 bytes (``charset``), checks the markup against the complexity budget (``budget``), parses
-it with lexbor, reads the title, ``<html lang>`` and ``<base href>``, removes boilerplate,
-finds the main-content element and walks it into text segments and image records (``flow``).
+it with lexbor and reads the title, ``<html lang>`` and ``<base href>``. One walk (``walker``,
+with ``tables``) turns the body into blocks of text, images and the boxes around them
+(``blocks``); the main box is found from their votes (``content``); boxes and blocks that
+are boilerplate are left out (``prune``, with ``phrases``) and so are images that are
+furniture or teasers (``figures``); what is left becomes text segments and image records in
+reading order (``flow``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from schemas import ImageRecord, Segment
 
-from .blocks import Walker
 from .budget import check_budget
 from .charset import decode_html
 from .content import main_box, tally, vote
 from .flow import DroppedImage, FlowBuilder
+from .images import join_url
 from .prune import content_items, judge_boxes
 from .text import normalize_text
+from .walker import Walker
 
 _WEB_SCHEMES = frozenset({"http", "https"})
 
@@ -88,8 +93,8 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     node = (tree.head or tree).css_first("base[href]")
     if node is not None:
         href = (node.attributes.get("href") or "").strip()
-        resolved = urljoin(url, href) if href else ""
-        if urlsplit(resolved).scheme.lower() in (_WEB_SCHEMES | {"file"}):
+        resolved = join_url(url, href) if href else None
+        if resolved is not None and urlsplit(resolved).scheme.lower() in (_WEB_SCHEMES | {"file"}):
             return resolved
     return url
 
@@ -109,13 +114,14 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     # encoding the decoded text back (a BOM or invalid bytes need the decoded text).
     utf8 = decoded.encoding == "utf-8" and decoded.errors == 0 and decoded.source != "bom"
     tree = LexborHTMLParser(body if utf8 else decoded.text)
-    html = tree.css_first("html")
+    html = tree.root
     lang = (html.attributes.get("lang") or html.attributes.get("xml:lang") or "").strip() or None \
         if html is not None else None
     page = ExtractedPage(title=_title(tree), lang=lang, base_url=_base_url(tree, url),
                          encoding=decoded.encoding, encoding_source=decoded.source,
                          decode_errors=decoded.errors)
-    blocks = Walker(keep_tables=config.keep_tables, keep_lists=config.keep_lists).walk(tree)
+    blocks = Walker(keep_tables=config.keep_tables, keep_lists=config.keep_lists,
+                    max_link_density=config.max_link_density).walk(tree)
     if blocks is None:
         return page
     tally(blocks)
@@ -123,7 +129,7 @@ def extract_page(body: bytes, url: str, headers: dict[str, str] | None = None,
     vote(blocks)
     container = main_box(blocks)
     # A page read from disk may point at files beside it; a web page may not point into our disk.
-    schemes = _WEB_SCHEMES | ({"file"} if urlsplit(url).scheme.lower() == "file" else set())
+    schemes = _WEB_SCHEMES | ({"file"} if url.lstrip().lower().startswith("file:") else set())
     flow = FlowBuilder(page.base_url, frozenset(schemes), min_data_uri_bytes=config.min_data_uri_bytes)
     flow.run(content_items(blocks, container, page.base_url))
     page.segments, page.images, page.dropped = flow.segments, flow.images, flow.dropped

@@ -8,7 +8,8 @@ a list or table made mostly of links is navigation. A box holding the page's lan
 
 Blocks: a block that is mostly link text is a teaser, a "read more" or a link list (a
 link inside a sentence does not make it one); a block that is mostly text of elements named
-as metadata, or a short line that is a date, is about the article, not of it; a caption
+as metadata, or a short line that is a date, is about the article, not of it, and so is a
+short line that reads as a credit, a see-also lead or a call to subscribe (``phrases``); a caption
 belongs to its image (``ImageRecord.caption``), not to the running text; and a short
 heading with nothing kept under it titled a box that went ("Related articles", "Comments").
 """
@@ -21,6 +22,7 @@ from .blocks import HEADING_TAGS, Box, Item, PageBlocks
 from .boilerplate import CONTROL, META
 from .content import LINK_BLOCK_SHARE, lead_start
 from .figures import judge_images
+from .phrases import is_boilerplate_line
 
 # A <form> holding more than this share of the page's text is a layout wrapper.
 _WRAPPER_TEXT_SHARE = 0.6
@@ -45,6 +47,8 @@ _LEAD_IN_CHARS = 60
 _SENTENCE_ENDS = frozenset(".!?\"»“”)")
 # Headings longer than this are pull quotes or leads set in heading type, not section titles.
 _SECTION_TITLE_CHARS = 80
+# Boxes judged by their tag whatever their class (``_is_boilerplate``).
+_JUDGED_TAGS = frozenset({"form", "ul", "ol", "table"})
 
 
 def judge_boxes(blocks: PageBlocks, max_link_density: float) -> None:
@@ -52,7 +56,9 @@ def judge_boxes(blocks: PageBlocks, max_link_density: float) -> None:
     page_chars = blocks.root.chars
     cards: dict[tuple[str, str], list[Box]] = {}
     for box in blocks.boxes:
-        box.dropped = not box.protected and _is_boilerplate(box, page_chars, max_link_density)
+        # Most boxes are plain wrappers, which nothing here drops: they spare the call.
+        box.dropped = (box.kind is not None or box.tag in _JUDGED_TAGS) and not box.protected \
+            and _is_boilerplate(box, page_chars, max_link_density)
         if not box.dropped and box.cls and box.link_blocks and box.chars - box.link_chars < _CARD_TEXT_CHARS:
             cards.setdefault((box.tag, box.cls), []).append(box)
     for group in cards.values():
@@ -107,7 +113,7 @@ def content_items(blocks: PageBlocks, container: Box, page_url: str) -> list[Ite
 
 def _is_boilerplate_block(item: Item) -> bool:
     if item.tag == "figcaption" or item.link_chars >= LINK_BLOCK_SHARE * item.chars \
-            or item.meta_chars >= _META_BLOCK_SHARE * item.chars:
+            or item.meta_chars >= _META_BLOCK_SHARE * item.chars or is_boilerplate_line(item.text):
         return True
     return item.chars <= _DATELINE_CHARS and item.tag not in HEADING_TAGS and item.tag != "pre" \
         and _DATE.search(item.text) is not None

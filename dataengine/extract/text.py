@@ -19,15 +19,21 @@ _BREAKS = re.compile(r" ?" + LINE_BREAK + r"[ " + LINE_BREAK + r"]*")
 
 def normalize_text(raw: str) -> str:
     """Collapse whitespace, turn ``LINE_BREAK`` marks into newlines, drop invisible characters, NFC."""
-    # str.split() splits on every Unicode space (and on the line separators U+0085, U+2028,
-    # U+2029, which collapse too), several times faster than a regular expression.
-    if raw.isascii():
-        text = " ".join(raw.split())
+    if raw.isprintable() and "  " not in raw:
+        # Every space but " ", every invisible character and LINE_BREAK is unprintable: a text
+        # that is all printable without double spaces only needs its ends trimmed. Most
+        # blocks are, and two scans in C spare splitting them into words.
+        text = raw.strip(" ")
     else:
-        text = unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", raw).split()))
-    if LINE_BREAK in text:
-        text = _BREAKS.sub("\n", text.strip(" " + LINE_BREAK))
-    return text
+        # str.split() splits on every Unicode space (and on the line separators U+0085,
+        # U+2028, U+2029, which collapse too), several times faster than a regular expression.
+        text = " ".join(raw.split())
+        if not text.isprintable():  # a LINE_BREAK mark, an invisible character or a control
+            if not text.isascii() and _INVISIBLE.search(text) is not None:
+                text = " ".join(_INVISIBLE.sub("", text).split())
+            if LINE_BREAK in text:
+                text = _BREAKS.sub("\n", text.strip(" " + LINE_BREAK))
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def normalize_preformatted(raw: str) -> str:

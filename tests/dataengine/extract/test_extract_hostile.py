@@ -160,3 +160,39 @@ def test_markup_inside_scripts_and_comments_is_not_depth():
     comment = "<!-- " + "<div>" * 3000 + " -->"
     body = ("<html><body>" + script + comment + "<p>Real text of the page, long enough.</p>").encode()
     assert _text(_run(body, max_depth=50)) == "Real text of the page, long enough."
+
+
+# -- URLs that are not URLs ------------------------------------------------------------------------
+
+def test_unparseable_urls_in_base_links_and_images_do_not_stop_the_page():
+    # An unclosed IPv6 bracket or a host that normalises to "#" makes urllib raise ValueError.
+    prose = "A paragraph of the article, long enough to be the main content of the page. " * 5
+    body = ('<html><head><base href="http://[broken/"></head><body><article>'
+            f'<p>{prose}</p>'
+            '<a href="http://[broken/page"><img src="/pictures/harbour.jpg" alt="Harbour" width="800" height="600"></a>'
+            '<img src="http://[broken/x.jpg" width="800" height="600">'
+            '<img src="http://a\uff03b/x.jpg" width="800" height="600">'
+            '</article></body></html>').encode()
+    page = extract_page(body, PAGE_URL)
+    assert [image.url for image in page.images] == ["https://example.com/pictures/harbour.jpg"]
+    assert [(d.reason, d.url) for d in page.dropped] == [("bad_url", "http://[broken/x.jpg"),
+                                                          ("bad_url", "http://a\uff03b/x.jpg")]
+
+
+@pytest.mark.parametrize("width", ["²", "9" * 5000, "1e999"], ids=["superscript", "5000-digits", "exponent"])
+def test_junk_image_sizes_are_no_sizes(width):
+    # "²" passes str.isdigit() and int() refuses it, as it refuses strings of over 4,300 digits.
+    prose = "A paragraph of the article, long enough to be the main content of the page. " * 5
+    body = (f'<html><body><article><p>{prose}</p><img src="/pictures/harbour.jpg" width="{width}">'
+            '</article></body></html>').encode()
+    assert [image.url for image in extract_page(body, PAGE_URL).images] == ["https://example.com/pictures/harbour.jpg"]
+
+
+@pytest.mark.parametrize("nesting", ["<ul>", "<ol><li><ol>", "<figure>", "<ul><li><p><ul>"],
+                         ids=["lists-in-lists", "numbered-items", "figures", "lists-in-paragraphs"])
+def test_nesting_under_the_depth_budget_keeps_the_walk_inside_the_recursion_limit(nesting):
+    # 4,000 levels pass the default budget (max_depth 5000); the walk keeps deeper levels flat.
+    prose = "A paragraph of the article, long enough to be the main content of the page. " * 5
+    body = f"<html><body><article><p>{prose}</p>{nesting * (4000 // nesting.count('<'))}end</article></body></html>"
+    page = extract_page(body.encode(), PAGE_URL)
+    assert page.segments[0].text == prose.strip()
