@@ -8,8 +8,10 @@ from repo_paths import REPO
 
 from dataengine.catalog.catalog import Catalog
 from dataengine.catalog.validate import validate_corpus
+from dataengine.filters.image_rules import ImageRules
 from dataengine.runner.config import load_pipeline
 from dataengine.runner.pipeline import run_pipeline
+from dataengine.shards import iter_corpus
 
 
 def test_filters_from_yaml_on_warc_fixtures(ray_session, fixtures, tmp_path):
@@ -21,11 +23,16 @@ def test_filters_from_yaml_on_warc_fixtures(ray_session, fixtures, tmp_path):
     by_stage = Counter()
     for (stage, _, _), n in result.rejected.items():
         by_stage[stage] += n
-    # Chinese, Russian and Japanese pages go to language_id; boilerplate lines to text_quality;
-    # logos and icons to the URL rules
-    assert by_stage["language_id"] >= 20 and by_stage["text_quality"] > 0 and by_stage["image_rules"] > 0, by_stage
+    # Chinese, Russian and Japanese pages go to language_id; boilerplate lines to text_quality; tracking
+    # pixels out at extraction (which keeps the article's figures only, so logos and icons never reach
+    # a document), and whatever a URL rule would name is gone from the corpus
+    assert by_stage["language_id"] >= 20 and by_stage["text_quality"] > 0, by_stage
+    assert result.rejected[("extract_html", "image", "tracking_pixel")] > 0, result.rejected
     assert result.documents > 5
     assert validate_corpus(str(tmp_path / "corpus")) == []
+    rules = ImageRules()
+    kept = [im.url for doc in iter_corpus(str(tmp_path / "corpus")) for im in doc.images]
+    assert kept and not [url for url in kept if rules.url_match(url)]
     with Catalog(str(tmp_path / "corpus")) as cat:
         langs = {r["language"] for r in cat.arrow("select distinct language from docs").to_pylist()}
         assert langs <= {"en", "de", "fr"}
