@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -25,8 +26,9 @@ Each document is what the pipeline's extract_html stage produces: source kind "c
 the page's absolute file path as source uri, and an id derived from the page URL and that
 path. --url is the address the pages were served from; relative links and images resolve
 against it (or against the page's <base href>). Without --url, the page URL is the file's
-own file:// URI. A page that cannot be extracted (not decodable, no main content) is
-reported on stderr and left out of the output, and the exit code is 1."""
+own file:// URI. A file that is not HTML (it does not start with markup: a README, JSON)
+or a page that cannot be extracted (not decodable, no main content) is reported on stderr
+and left out of the output, and the exit code is 1."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +54,16 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
+# A saved page starts with markup: after whitespace and a byte-order mark, a tag, a doctype, a
+# comment or an XML prologue (XHTML). A README, JSON or plain text starts otherwise.
+_MARKUP_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<[a-zA-Z!?]")
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Whether ``body`` starts as markup does, so a README or a JSON file given as a page is refused."""
+    return bool(_MARKUP_START.match(body[:4096]))
+
+
 def page_document(path: Path, body: bytes, url: str | None) -> Document:
     """The unextracted document of a saved page, as the pipeline would receive it."""
     source_uri = str(path.resolve())
@@ -62,8 +74,15 @@ def page_document(path: Path, body: bytes, url: str | None) -> Document:
 
 def run(args: argparse.Namespace) -> int:
     """Extract every page given and print the documents; 1 if any page was rejected."""
-    paths = [Path(p) for p in args.pages]
-    docs = [page_document(path, _read(path), args.url) for path in paths]
+    paths, docs = [], []
+    for path in map(Path, args.pages):
+        body = _read(path)
+        if looks_like_html(body):
+            paths.append(path)
+            docs.append(page_document(path, body, args.url))
+        else:
+            print(f"dataengine extract: {path}: not_html (it does not start with markup)",
+                  file=sys.stderr)
     path_of_id = {doc.id: path for doc, path in zip(docs, paths)}
     batch = HtmlExtractor()(Batch("cli", list(docs)))
     for row in batch.rejected:
@@ -75,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         for doc in kept:
             sys.stdout.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
     elif kept:
-        payload = kept[0].to_json() if len(paths) == 1 else [doc.to_json() for doc in kept]
+        payload = kept[0].to_json() if len(args.pages) == 1 else [doc.to_json() for doc in kept]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-    return 0 if len(kept) == len(docs) else 1
+    return 0 if len(kept) == len(args.pages) else 1

@@ -361,6 +361,16 @@ def test_cli_missing_file_is_one_line_error(tmp_path):
     assert result.stderr.strip().splitlines() == [f"dataengine: error: {tmp_path / 'nope.html'}: no such file"]
 
 
+def test_cli_refuses_files_that_are_not_html(fixtures, tmp_path):
+    (tmp_path / "data.json").write_text('{"title": "<b>not a page</b>"}')
+    page = fixtures / "html" / "dw.com.uncork.html"
+    result = _cli(str(REPO / "README.md"), str(page), str(tmp_path / "data.json"), "--format", "jsonl")
+    assert result.returncode == 1  # it ran and found problems
+    assert [json.loads(line)["source"]["uri"] for line in result.stdout.splitlines()] == [str(page.resolve())]
+    assert result.stderr.splitlines() == [f"dataengine extract: {path}: not_html (it does not start with markup)"
+                                          for path in (REPO / "README.md", tmp_path / "data.json")]
+
+
 def test_stage_passes_documents_that_are_already_interleaved():
     from dataengine.extract.stage import HtmlExtractor
     from dataengine.stages.base import Batch
