@@ -65,4 +65,5 @@ def test_the_tour_runs_as_written(tmp_path):
     assert "OK: " in out and (tour / "report.html").stat().st_size > 10_000
     assert (tour / "obelics.parquet").is_file() and (tour / "samples.html").is_file()
     assert json.loads(out.strip().splitlines()[-1])["judge"] == "sample-web"  # trainer eval's last line
-    assert _port_free(PORT)  # `kill %1` stopped the sample web
+    # nothing a reader cannot act on: Ray's notices, its actor-restart error line, deprecations, tracebacks
+    assert not re.search(r"core_worker|Token authentication|deprecated|Traceback|WARNING", out), out[-4000:]

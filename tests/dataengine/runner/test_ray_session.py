@@ -62,7 +62,7 @@ def test_local_ray_start_connects_to_loopback_only(tmp_path):
     env.update(RAY_TMPDIR=str(ray_tmp), PYTHONPATH=str(REPO))
     trace = tmp_path / "connect.log"
     try:
-        done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(trace),
+        done = subprocess.run(["strace", "-f", "--seccomp-bpf", "-qq", "-e", "trace=connect", "-o", str(trace),
                                sys.executable, "-c", PROBE], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=240)
     finally:
