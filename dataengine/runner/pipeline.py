@@ -123,24 +123,16 @@ def _set_threads(threads: int | None) -> None:
         sys.modules["torch"].set_num_threads(wanted)
 
 
-def _stage_actor(stage: StageConfig) -> type:
-    """The class of an actor of a pool that holds ``stage``: built and set up once (models load once), called
-    per partition.
+class _StageActor:
+    """A stage held by an actor of a pool: built and set up once (models load once), called per partition."""
 
-    The stage travels inside the class, not as constructor arguments: Ray keeps those in the object
-    store and prints an error line for every restartable actor that has them.
-    """
+    def __init__(self, stage: StageConfig):
+        self.stage = stage.build().ready()
+        _set_threads(stage.resources.threads)
 
-    class StageActor:
-        def __init__(self) -> None:
-            self.stage = stage.build().ready()
-            _set_threads(stage.resources.threads)
-
-        def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-            batch = self.stage(pickle.loads(row["batch"]))
-            return {"partition": row["partition"], "batch": pickle.dumps(batch)}
-
-    return StageActor
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        batch = self.stage(pickle.loads(row["batch"]))
+        return {"partition": row["partition"], "batch": pickle.dumps(batch)}
 
 
 def _clear_partition_outputs(output: str, partition: str) -> None:
@@ -206,8 +198,9 @@ def _build_dataset(config: PipelineConfig, todo: list[Partition], output: str, r
     for position, stage in enumerate(config.stages):
         res = stage.resources
         if res.concurrency:
-            ds = ds.map(_stage_actor(stage), compute=ray.data.ActorPoolStrategy(size=res.concurrency),
-                        num_cpus=res.num_cpus, num_gpus=res.num_gpus)
+            ds = ds.map(_StageActor, fn_constructor_kwargs={"stage": stage},
+                        compute=ray.data.ActorPoolStrategy(size=res.concurrency), num_cpus=res.num_cpus,
+                        num_gpus=res.num_gpus)
         else:
             extra = {k: v for k, v in (("num_cpus", res.num_cpus), ("num_gpus", res.num_gpus)) if v is not None}
             ds = ds.map(_run_stage, fn_kwargs={"stage": stage, "run_id": run_id, "position": position}, **extra)
